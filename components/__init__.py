@@ -1,0 +1,1 @@
+"""Reusable ComponentResources of ai-serving, grouped by area (aws, gcp, k8s)."""

@@ -1,0 +1,1 @@
+"""AWS components: network, EKS cluster, node groups, ECR, GitHub Actions OIDC roles."""

@@ -1,0 +1,1 @@
+"""GCP components: GPU VMs, their network and Workload Identity Federation for CI."""

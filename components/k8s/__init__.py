@@ -1,0 +1,1 @@
+"""Kubernetes components: GPU add-ons and the serving layer."""

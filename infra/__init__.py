@@ -1,0 +1,1 @@
+"""The ai-serving stack program: typed config in, components out."""

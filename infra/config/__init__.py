@@ -1,0 +1,110 @@
+"""The stack configuration: every `ai-serving:*` key of Pulumi.<stack>.yaml, parsed once into typed models.
+
+`load_stack_config` is the only entry point. It validates structure (types, bounds, unknown keys) with pydantic
+and then the rules that span several keys, and raises `ConfigError` with one line per problem before the
+program declares anything.
+"""
+
+from __future__ import annotations
+
+import json
+from ipaddress import IPv4Network
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError
+
+from .aws import ClusterConfig, EcrConfig, GithubConfig, GpuNodeGroupConfig, NetworkConfig
+from .base import NAMESPACE, ConfigError, ConfigProblem, StrictModel, key_path, problems_from_validation_error
+
+__all__ = ["ConfigError", "ConfigProblem", "StackConfig", "load_stack_config", "read_pulumi_config"]
+
+_OPEN_TO_WORLD = IPv4Network("0.0.0.0/0")
+
+
+class StackConfig(StrictModel):
+    # What kind of environment this stack is. Policies that must hold in production (no API endpoint open to
+    # the world, protected state, image digests...) key on this value, never on the stack's name.
+    tier: Literal["staging", "production"]
+    # Protect and retain stateful resources (ECR repository, KMS keys) so `pulumi destroy` cannot remove them.
+    protect_stateful_resources: bool = False
+    network: NetworkConfig
+    cluster: ClusterConfig
+    gpu_node_groups: Annotated[list[GpuNodeGroupConfig], Field(min_length=1)]
+    ecr: EcrConfig
+    github: GithubConfig
+
+
+def _cross_field_problems(cfg: StackConfig, region: str | None) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    if region is None:
+        problems.append(ConfigProblem("aws:region", None, "required: the AWS region the stack deploys to"))
+    else:
+        for i, az in enumerate(cfg.network.availability_zones):
+            if not az.startswith(region) or len(az) != len(region) + 1:
+                problems.append(ConfigProblem(key_path("network", "availabilityZones", i), az, f"must be a zone of aws:region {region} (e.g. {region}a)"))
+
+    cluster = cfg.cluster
+    if cluster.public_endpoint and not cluster.public_access_cidrs:
+        problems.append(
+            ConfigProblem(
+                key_path("cluster", "publicAccessCidrs"),
+                [],
+                "list the CIDRs allowed to reach the public API endpoint (empty means 0.0.0.0/0 on AWS), or set cluster.publicEndpoint: false",
+            )
+        )
+    if cfg.tier == "production" and not cluster.allow_public_endpoint_from_anywhere:
+        for i, cidr in enumerate(cluster.public_access_cidrs):
+            if cidr.prefixlen == 0:
+                problems.append(
+                    ConfigProblem(
+                        key_path("cluster", "publicAccessCidrs", i),
+                        str(cidr),
+                        "production may not open the API endpoint to 0.0.0.0/0 unless cluster.allowPublicEndpointFromAnywhere is true",
+                    )
+                )
+    if cfg.tier == "production" and not cfg.protect_stateful_resources:
+        problems.append(ConfigProblem(key_path("protectStatefulResources"), False, "must be true when tier is production"))
+
+    seen: set[str] = set()
+    for i, group in enumerate(cfg.gpu_node_groups):
+        if group.name in seen:
+            problems.append(ConfigProblem(key_path("gpuNodeGroups", i, "name"), group.name, "GPU node group names must be unique"))
+        seen.add(group.name)
+    return problems
+
+
+def load_stack_config(raw: dict[str, Any], region: str | None) -> StackConfig:
+    """Parse `ai-serving:*` values (already JSON-decoded, keyed without the namespace) into a StackConfig."""
+    try:
+        cfg = StackConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(problems_from_validation_error(err)) from None
+    problems = _cross_field_problems(cfg, region)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def read_pulumi_config() -> tuple[dict[str, Any], str | None]:
+    """Collect the `ai-serving:*` keys and aws:region from the running Pulumi program's config."""
+    from pulumi.runtime import config as runtime_config
+
+    merged: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    raw: dict[str, Any] = {}
+    for full_key, value in merged.items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != NAMESPACE:
+            continue
+        raw[key] = _decode(value)
+    region = merged.get("aws:region")
+    return raw, region
+
+
+def _decode(value: Any) -> Any:
+    # Pulumi passes structured values as JSON text and scalars as plain strings.
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value

@@ -1,0 +1,132 @@
+"""Config sections for the AWS GPU platform: network, EKS cluster, node groups, ECR, GitHub CI identity."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Network
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from components.aws.gpu_instances import GPU_INSTANCES
+
+from .base import StrictModel
+
+DnsLabel = Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")]
+IamPrincipalArn = Annotated[str, Field(pattern=r"^arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")]
+CapacityType = Literal["ON_DEMAND", "SPOT"]
+GpuAmiType = Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"]
+
+
+class NetworkConfig(StrictModel):
+    cidr: IPv4Network = IPv4Network("10.0.0.0/16")
+    availability_zones: Annotated[list[Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")]], Field(min_length=2, max_length=6)]
+    # "single": one NAT gateway for all private subnets (cheap, one AZ is a single point of failure).
+    # "perAz": one per AZ so losing an AZ does not cut the others' egress.
+    nat_gateways: Literal["single", "perAz"] = "perAz"
+
+    @field_validator("cidr")
+    @classmethod
+    def _room_for_subnets(cls, v: IPv4Network) -> IPv4Network:
+        if v.prefixlen > 20:
+            raise ValueError("must be a /20 or larger (each AZ gets a private /19-style share and a public subnet)")
+        return v
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _unique_azs(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("must list each availability zone once")
+        return v
+
+
+class ScalingConfig(StrictModel):
+    min_size: Annotated[int, Field(ge=0, le=1000)]
+    desired_size: Annotated[int, Field(ge=0, le=1000)]
+    max_size: Annotated[int, Field(ge=1, le=1000)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScalingConfig:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError(
+                f"must satisfy minSize <= desiredSize <= maxSize (got {self.min_size} <= {self.desired_size} <= {self.max_size})"
+            )
+        return self
+
+
+class SystemNodeGroupConfig(StrictModel):
+    instance_types: Annotated[list[Annotated[str, Field(pattern=r"^[a-z0-9-]+\.[a-z0-9]+$")]], Field(min_length=1)]
+    capacity_type: CapacityType = "ON_DEMAND"
+    scaling: ScalingConfig
+    disk_size_gib: Annotated[int, Field(ge=20, le=1000)] = 50
+
+    @field_validator("instance_types")
+    @classmethod
+    def _not_gpu(cls, v: list[str]) -> list[str]:
+        gpu = [t for t in v if t in GPU_INSTANCES]
+        if gpu:
+            raise ValueError(f"the system group runs CPU add-ons; GPU types {gpu} belong in gpuNodeGroups")
+        return v
+
+
+class GpuNodeGroupConfig(StrictModel):
+    name: DnsLabel
+    instance_types: Annotated[list[str], Field(min_length=1)]
+    capacity_type: CapacityType
+    scaling: ScalingConfig
+    disk_size_gib: Annotated[int, Field(ge=50, le=16384)] = 200
+    ami_type: GpuAmiType = "AL2023_x86_64_NVIDIA"
+    labels: dict[Annotated[str, Field(pattern=r"^[a-z0-9A-Z./-]{1,63}$")], str] = {}
+
+    @field_validator("instance_types")
+    @classmethod
+    def _gpu_types_only(cls, v: list[str]) -> list[str]:
+        unknown = [t for t in v if t not in GPU_INSTANCES]
+        if unknown:
+            families = sorted({t.split(".")[0] for t in GPU_INSTANCES})
+            raise ValueError(f"{unknown} are not GPU instance types; allowed families: {', '.join(families)}")
+        counts = {GPU_INSTANCES[t].gpus for t in v}
+        if len(counts) > 1:
+            raise ValueError("all instance types of one group must carry the same number of GPUs (the autoscaler sizes the group from one template)")
+        return v
+
+    @property
+    def gpus_per_node(self) -> int:
+        return GPU_INSTANCES[self.instance_types[0]].gpus
+
+    @property
+    def gpu_model(self) -> str:
+        return GPU_INSTANCES[self.instance_types[0]].gpu_model
+
+
+class ClusterConfig(StrictModel):
+    name: DnsLabel
+    kubernetes_version: Literal["1.32", "1.33", "1.34", "1.35"]
+    admin_principal_arns: Annotated[list[IamPrincipalArn], Field(min_length=1)]
+    public_endpoint: bool = True
+    public_access_cidrs: list[IPv4Network] = []
+    # Documented escape hatch: production refuses 0.0.0.0/0 on the API endpoint unless this is true.
+    allow_public_endpoint_from_anywhere: bool = False
+    system_node_group: SystemNodeGroupConfig
+
+
+class EcrConfig(StrictModel):
+    repository_name: Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", max_length=256)]
+    keep_tagged_images: Annotated[int, Field(ge=1, le=1000)] = 30
+    untagged_expiry_days: Annotated[int, Field(ge=1, le=365)] = 7
+
+
+class GithubConfig(StrictModel):
+    org: Annotated[str, Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")]
+    repo: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")]
+    main_branch: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]{1,200}$")] = "main"
+    # ARN of the account's existing token.actions.githubusercontent.com provider; unset = create one.
+    oidc_provider_arn: Annotated[str, Field(pattern=r"^arn:aws:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$")] | None = None
+    # Numeric ids: set both when the repository emits immutable subjects (repo:ORG@ID/REPO@ID:...).
+    owner_id: Annotated[int, Field(gt=0)] | None = None
+    repository_id: Annotated[int, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _ids_together(self) -> GithubConfig:
+        if (self.owner_id is None) != (self.repository_id is None):
+            raise ValueError("set both ownerId and repositoryId (the immutable subject needs both) or neither")
+        return self

@@ -1,0 +1,42 @@
+"""`ai-serving plan`: evaluate the program for one stack offline and produce plan.json and manifests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.config import StackConfig, load_stack_config
+
+from .engine import Evaluation, evaluate
+from .render import kubernetes_objects, plan_document
+from .stackfile import read_stack_file
+from .standins import Context
+
+
+@dataclass
+class Plan:
+    config: StackConfig
+    evaluation: Evaluation
+    document: dict[str, Any]
+    objects: list[dict[str, Any]]
+
+
+def build_plan(project_dir: Path, stack: str) -> Plan:
+    """Validate the stack's config, then evaluate the program. Raises ConfigError before evaluating anything."""
+    from infra import program
+
+    stack_file = read_stack_file(project_dir, stack)
+    raw = {k.split(":", 1)[1]: v for k, v in stack_file.config.items() if k.startswith(f"{stack_file.project}:")}
+    region = stack_file.config.get("aws:region")
+    cfg = load_stack_config(raw, region)
+    gcp_project = stack_file.config.get("gcp:project")
+    evaluation = evaluate(
+        program.main,
+        project=stack_file.project,
+        stack=stack,
+        config=stack_file.config,
+        secret_keys=stack_file.secret_keys,
+        ctx=Context(region=region or "us-east-1", gcp_project=gcp_project),
+    )
+    return Plan(cfg, evaluation, plan_document(stack_file.project, stack, evaluation), kubernetes_objects(evaluation))

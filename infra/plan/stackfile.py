@@ -1,0 +1,54 @@
+"""Read Pulumi.<stack>.yaml the way the Pulumi CLI would hand it to the program, without decrypting anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_FILE = "Pulumi.yaml"
+
+
+@dataclass(frozen=True)
+class StackFile:
+    project: str
+    stack: str
+    config: dict[str, Any]
+    secret_keys: list[str]
+
+
+class StackFileError(Exception):
+    pass
+
+
+def find_project_dir(start: Path) -> Path:
+    for candidate in [start, *start.parents]:
+        if (candidate / PROJECT_FILE).is_file():
+            return candidate
+    raise StackFileError(f"no {PROJECT_FILE} in {start} or any parent directory")
+
+
+def secret_stand_in(key: str) -> str:
+    """What the plan puts where a `secure:` value is: never the ciphertext, never a real secret."""
+    return f"offline-plan-stand-in-for-{key}"
+
+
+def read_stack_file(project_dir: Path, stack: str) -> StackFile:
+    project = yaml.safe_load((project_dir / PROJECT_FILE).read_text())["name"]
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        available = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in project_dir.glob("Pulumi.*.yaml"))
+        raise StackFileError(f"no stack file {path.name}; stacks here: {', '.join(available) or 'none'}")
+    document = yaml.safe_load(path.read_text()) or {}
+    config: dict[str, Any] = {}
+    secret_keys: list[str] = []
+    for key, value in (document.get("config") or {}).items():
+        full_key = key if ":" in key else f"{project}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            config[full_key] = secret_stand_in(full_key)
+            secret_keys.append(full_key)
+        else:
+            config[full_key] = value
+    return StackFile(project=project, stack=stack, config=config, secret_keys=sorted(secret_keys))

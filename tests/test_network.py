@@ -1,0 +1,55 @@
+from ipaddress import IPv4Network
+
+import pytest
+
+from components.aws.network import Network, NetworkArgs, nat_gateway_azs, plan_subnets, subnet_tags
+from tests.harness import inputs, of_type, one, run
+
+AZS = ["us-west-2a", "us-west-2b", "us-west-2c"]
+
+
+def test_subnets_do_not_overlap_and_private_is_larger() -> None:
+    plans = plan_subnets(IPv4Network("10.0.0.0/16"), AZS)
+    nets = [IPv4Network(p.private_cidr) for p in plans] + [IPv4Network(p.public_cidr) for p in plans]
+    for i, a in enumerate(nets):
+        for b in nets[i + 1 :]:
+            assert not a.overlaps(b)
+    assert all(IPv4Network(p.private_cidr).num_addresses > IPv4Network(p.public_cidr).num_addresses for p in plans)
+
+
+@pytest.mark.parametrize(("policy", "expected"), [("single", ["us-west-2a"]), ("perAz", AZS)])
+def test_nat_policy(policy: str, expected: list[str]) -> None:
+    assert nat_gateway_azs(AZS, policy) == expected  # type: ignore[arg-type]
+
+
+def test_subnet_tags_for_load_balancer_discovery() -> None:
+    assert subnet_tags("c", public=True)["kubernetes.io/role/elb"] == "1"
+    assert subnet_tags("c", public=False)["kubernetes.io/role/internal-elb"] == "1"
+    assert subnet_tags("c", public=False)["kubernetes.io/cluster/c"] == "shared"
+
+
+def _network(policy: str):  # type: ignore[no-untyped-def]
+    return run(lambda: Network("net", NetworkArgs("c", IPv4Network("10.1.0.0/16"), AZS, policy)))  # type: ignore[arg-type]
+
+
+def test_single_nat_routes_every_private_subnet_through_it() -> None:
+    ev = _network("single")
+    nats = of_type(ev, "aws:ec2/natGateway:NatGateway")
+    assert len(nats) == 1
+    private_routes = [inputs(r)["routes"][0] for r in of_type(ev, "aws:ec2/routeTable:RouteTable") if "private" in r.name]
+    assert len(private_routes) == 3
+    assert len({r["natGatewayId"] for r in private_routes}) == 1
+
+
+def test_nat_per_az_keeps_egress_in_the_zone() -> None:
+    ev = _network("perAz")
+    assert len(of_type(ev, "aws:ec2/natGateway:NatGateway")) == 3
+    gateways = {inputs(r)["routes"][0]["natGatewayId"] for r in of_type(ev, "aws:ec2/routeTable:RouteTable") if "private" in r.name}
+    assert len(gateways) == 3
+
+
+def test_private_subnets_carry_no_public_ips_and_eks_tags() -> None:
+    ev = _network("single")
+    private = one(ev, "aws:ec2/subnet:Subnet", "net-private-us-west-2b")
+    assert inputs(private)["tags"]["kubernetes.io/role/internal-elb"] == "1"
+    assert not inputs(private).get("mapPublicIpOnLaunch", False)
