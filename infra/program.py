@@ -25,3 +25,7 @@ def build(cfg: StackConfig) -> None:
         ),
     )
     pulumi.export("vpcId", network.vpc_id)
+    # --- AWS platform: CI identity, ECR, EKS cluster, node groups, GPU add-ons (issue 2) ---
+    # --- serving layer: add-ons and vLLM services (issue 3) ---
+    # --- GCP GPU VM path (issue 4) ---
+    # --- delivery: Argo CD (issue 5) ---

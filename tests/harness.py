@@ -19,7 +19,14 @@ from infra.plan.standins import Context
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
-def run(program: Callable[[], None], *, stack: str = "test", region: str = "us-west-2", config: dict[str, Any] | None = None, secret_keys: list[str] | None = None) -> Evaluation:
+def run(
+    program: Callable[[], None],
+    *,
+    stack: str = "test",
+    region: str = "us-west-2",
+    config: dict[str, Any] | None = None,
+    secret_keys: list[str] | None = None,
+) -> Evaluation:
     return evaluate(
         program,
         project="ai-serving",

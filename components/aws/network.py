@@ -125,4 +125,6 @@ class Network(pulumi.ComponentResource):
         self.vpc_id = vpc.id
         self.public_subnet_ids = [public_ids[az] for az in args.availability_zones]
         self.private_subnet_ids = [private_ids[az] for az in args.availability_zones]
-        self.register_outputs({"vpcId": self.vpc_id, "privateSubnetIds": self.private_subnet_ids, "publicSubnetIds": self.public_subnet_ids})
+        self.register_outputs(
+            {"vpcId": self.vpc_id, "privateSubnetIds": self.private_subnet_ids, "publicSubnetIds": self.public_subnet_ids}
+        )

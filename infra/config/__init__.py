@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 from ipaddress import IPv4Network
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError
@@ -16,7 +18,11 @@ from pydantic import Field, ValidationError
 from .aws import ClusterConfig, EcrConfig, GithubConfig, GpuNodeGroupConfig, NetworkConfig
 from .base import NAMESPACE, ConfigError, ConfigProblem, StrictModel, key_path, problems_from_validation_error
 
-__all__ = ["ConfigError", "ConfigProblem", "StackConfig", "load_stack_config", "read_pulumi_config"]
+__all__ = ["SECRET_KEYS", "ConfigError", "ConfigProblem", "StackConfig", "load_stack_config", "read_pulumi_config"]
+
+# Keys set with `pulumi config set --secret`. They are read with pulumi.Config.require_secret where used, never
+# parsed into StackConfig, so their values stay wrapped as secrets end to end.
+SECRET_KEYS: frozenset[str] = frozenset()
 
 _OPEN_TO_WORLD = IPv4Network("0.0.0.0/0")
 
@@ -34,8 +40,17 @@ class StackConfig(StrictModel):
     github: GithubConfig
 
 
-def _cross_field_problems(cfg: StackConfig, region: str | None) -> list[ConfigProblem]:
+@dataclass(frozen=True)
+class Environment:
+    """What the cross-field rules may know besides StackConfig itself."""
+
+    region: str | None
+    secrets_present: frozenset[str]
+
+
+def _aws_platform_problems(cfg: StackConfig, env: Environment) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
+    region = env.region
     if region is None:
         problems.append(ConfigProblem("aws:region", None, "required: the AWS region the stack deploys to"))
     else:
@@ -73,13 +88,24 @@ def _cross_field_problems(cfg: StackConfig, region: str | None) -> list[ConfigPr
     return problems
 
 
+# Rules that span several keys, one function per area; each returns its problems (empty when all is well).
+CROSS_FIELD_CHECKS: list[Callable[[StackConfig, Environment], list[ConfigProblem]]] = [
+    _aws_platform_problems,
+]
+
+
 def load_stack_config(raw: dict[str, Any], region: str | None) -> StackConfig:
-    """Parse `ai-serving:*` values (already JSON-decoded, keyed without the namespace) into a StackConfig."""
+    """Parse `ai-serving:*` values (already JSON-decoded, keyed without the namespace) into a StackConfig.
+
+    Secret keys (SECRET_KEYS) are not part of StackConfig: the rules only learn whether they are set.
+    """
+    secrets_present = frozenset(k for k in raw if k in SECRET_KEYS)
     try:
-        cfg = StackConfig.model_validate(raw)
+        cfg = StackConfig.model_validate({k: v for k, v in raw.items() if k not in SECRET_KEYS})
     except ValidationError as err:
         raise ConfigError(problems_from_validation_error(err)) from None
-    problems = _cross_field_problems(cfg, region)
+    env = Environment(region, secrets_present)
+    problems = [p for check in CROSS_FIELD_CHECKS for p in check(cfg, env)]
     if problems:
         raise ConfigError(problems)
     return cfg

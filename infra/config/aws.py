@@ -86,7 +86,9 @@ class GpuNodeGroupConfig(StrictModel):
             raise ValueError(f"{unknown} are not GPU instance types; allowed families: {', '.join(families)}")
         counts = {GPU_INSTANCES[t].gpus for t in v}
         if len(counts) > 1:
-            raise ValueError("all instance types of one group must carry the same number of GPUs (the autoscaler sizes the group from one template)")
+            raise ValueError(
+                "all instance types of one group must carry the same number of GPUs (the autoscaler sizes the group from one template)"
+            )
         return v
 
     @property
@@ -120,7 +122,9 @@ class GithubConfig(StrictModel):
     repo: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")]
     main_branch: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]{1,200}$")] = "main"
     # ARN of the account's existing token.actions.githubusercontent.com provider; unset = create one.
-    oidc_provider_arn: Annotated[str, Field(pattern=r"^arn:aws:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$")] | None = None
+    oidc_provider_arn: (
+        Annotated[str, Field(pattern=r"^arn:aws:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$")] | None
+    ) = None
     # Numeric ids: set both when the repository emits immutable subjects (repo:ORG@ID/REPO@ID:...).
     owner_id: Annotated[int, Field(gt=0)] | None = None
     repository_id: Annotated[int, Field(gt=0)] | None = None

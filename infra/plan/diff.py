@@ -83,9 +83,9 @@ def render_markdown(diff: PlanDiff, title: str = "Offline plan diff") -> str:
         "| | resource | changed inputs |",
         "|---|---|---|",
     ]
-    lines += [f"| ➕ | `{_short(u)}` | |" for u in diff.added]
-    lines += [f"| ➖ | `{_short(u)}` | |" for u in diff.removed]
+    lines += [f"| add | `{_short(u)}` | |" for u in diff.added]
+    lines += [f"| remove | `{_short(u)}` | |" for u in diff.removed]
     for urn, paths in diff.changed.items():
         shown = ", ".join(f"`{p}`" for p in paths[:12]) + (f" and {len(paths) - 12} more" if len(paths) > 12 else "")
-        lines.append(f"| ✏️ | `{_short(urn)}` | {shown} |")
+        lines.append(f"| change | `{_short(urn)}` | {shown} |")
     return "\n".join(lines) + "\n"

@@ -102,7 +102,12 @@ def _eks_cluster(ctx: Context, name: str, inputs: dict[str, Any]) -> dict[str, A
     kubeconfig = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": "LS0tLS1CRUdJTi1PRkZMSU5FLVBMQU4tLS0tLQo="}}],
+        "clusters": [
+            {
+                "name": cluster_name,
+                "cluster": {"server": endpoint, "certificate-authority-data": "LS0tLS1CRUdJTi1PRkZMSU5FLVBMQU4tLS0tLQo="},
+            }
+        ],
         "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
         "current-context": cluster_name,
         "users": [

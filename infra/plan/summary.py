@@ -24,7 +24,9 @@ def summary_lines(stack: str, cfg: StackConfig, evaluation: Evaluation) -> list[
     cluster = cfg.cluster
     endpoint = f"public from {', '.join(map(str, cluster.public_access_cidrs))}" if cluster.public_endpoint else "private only"
     lines.append("Key settings:")
-    lines.append(f"  EKS {cluster.kubernetes_version} '{cluster.name}', API endpoint {endpoint}; admins: {len(cluster.admin_principal_arns)}")
+    lines.append(
+        f"  EKS {cluster.kubernetes_version} '{cluster.name}', API endpoint {endpoint}; admins: {len(cluster.admin_principal_arns)}"
+    )
     lines.append(f"  VPC {cfg.network.cidr} over {', '.join(cfg.network.availability_zones)}; NAT {cfg.network.nat_gateways}")
     lines.append(f"  ECR {cfg.ecr.repository_name}; protected state: {cfg.protect_stateful_resources}")
     lines.append(f"  Kubernetes objects rendered: {len(kubernetes_objects(evaluation))}")
