@@ -219,3 +219,19 @@ def test_diff_between_stacks_exits_1_with_exit_code(plans: dict[str, Path], caps
         == 1
     )
     assert "to add" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_auto_named_iam_roles_fit_aws_limits_and_the_deploy_prefix(plans: dict[str, Path], stack: str) -> None:
+    # The deploy role may only manage IAM roles named "<project>-<stack>-..." (Pulumi.yaml's autonaming pattern).
+    from infra.plan.stackfile import read_stack_file
+    from infra.plan.standins import Context, auto_name
+
+    stack_file = read_stack_file(PROJECT_DIR, stack)
+    ctx = Context("us-east-1", None, project="ai-serving", stack=stack, autonaming=stack_file.autonaming)
+    roles = [r for r in _document(plans[stack])["resources"] if r["type"] == "aws:iam/role:Role"]
+    assert roles
+    for role in roles:
+        name = role["inputs"].get("name") or auto_name(ctx, role["type"], role["name"])
+        assert name.startswith(f"ai-serving-{stack}-"), name
+        assert len(name) <= 64, name

@@ -8,21 +8,24 @@ program declares anything.
 from __future__ import annotations
 
 import json
-from ipaddress import IPv4Network
 from collections.abc import Callable
 from dataclasses import dataclass
+from ipaddress import IPv4Network
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError
 
 from .aws import ClusterConfig, EcrConfig, GithubConfig, GpuNodeGroupConfig, NetworkConfig
 from .base import NAMESPACE, ConfigError, ConfigProblem, StrictModel, key_path, problems_from_validation_error
+from .delivery import ArgoCdConfig, ModelGateConfig, argocd_problems, model_gate_problems
+from .gcp import APP_ENV_SECRET_KEY, GcpConfig, gcp_problems
+from .serving import SERVING_SECRET_KEYS, ModelSpec, ServingConfig, serving_problems
 
 __all__ = ["SECRET_KEYS", "ConfigError", "ConfigProblem", "StackConfig", "load_stack_config", "read_pulumi_config"]
 
 # Keys set with `pulumi config set --secret`. They are read with pulumi.Config.require_secret where used, never
 # parsed into StackConfig, so their values stay wrapped as secrets end to end.
-SECRET_KEYS: frozenset[str] = frozenset()
+SECRET_KEYS: frozenset[str] = frozenset() | SERVING_SECRET_KEYS | {APP_ENV_SECRET_KEY}
 
 _OPEN_TO_WORLD = IPv4Network("0.0.0.0/0")
 
@@ -38,6 +41,14 @@ class StackConfig(StrictModel):
     gpu_node_groups: Annotated[list[GpuNodeGroupConfig], Field(min_length=1)]
     ecr: EcrConfig
     github: GithubConfig
+    # Argo CD and its Applications (unset: not installed).
+    argocd: ArgoCdConfig | None = None
+    model_gate: ModelGateConfig = ModelGateConfig()
+    # Serving layer (issue 3): cluster add-ons (unset: not installed) and the served models.
+    serving: ServingConfig | None = None
+    models: list[ModelSpec] = []
+    # GCP GPU VM path (issue 4): unset or enabled: false means no GCP resources.
+    gcp: GcpConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -56,7 +67,11 @@ def _aws_platform_problems(cfg: StackConfig, env: Environment) -> list[ConfigPro
     else:
         for i, az in enumerate(cfg.network.availability_zones):
             if not az.startswith(region) or len(az) != len(region) + 1:
-                problems.append(ConfigProblem(key_path("network", "availabilityZones", i), az, f"must be a zone of aws:region {region} (e.g. {region}a)"))
+                problems.append(
+                    ConfigProblem(
+                        key_path("network", "availabilityZones", i), az, f"must be a zone of aws:region {region} (e.g. {region}a)"
+                    )
+                )
 
     cluster = cfg.cluster
     if cluster.public_endpoint and not cluster.public_access_cidrs:
@@ -88,9 +103,18 @@ def _aws_platform_problems(cfg: StackConfig, env: Environment) -> list[ConfigPro
     return problems
 
 
+def _delivery_problems(cfg: StackConfig, env: Environment) -> list[ConfigProblem]:
+    managed = {cfg.serving.namespace} if cfg.serving else set()
+    argocd = argocd_problems(cfg.tier, cfg.argocd, cfg.cluster.system_node_group.scaling.min_size, managed)
+    return argocd + model_gate_problems(cfg.tier, cfg.models, cfg.model_gate)
+
+
 # Rules that span several keys, one function per area; each returns its problems (empty when all is well).
 CROSS_FIELD_CHECKS: list[Callable[[StackConfig, Environment], list[ConfigProblem]]] = [
     _aws_platform_problems,
+    _delivery_problems,
+    serving_problems,
+    gcp_problems,
 ]
 
 

@@ -16,6 +16,12 @@ IamPrincipalArn = Annotated[str, Field(pattern=r"^arn:aws:iam::\d{12}:(role|user
 CapacityType = Literal["ON_DEMAND", "SPOT"]
 GpuAmiType = Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"]
 
+# The CPU group's name; its nodes carry ai-serving/node-group=system, so no GPU group may take it.
+SYSTEM_NODE_GROUP_NAME = "system"
+# Node label prefixes the platform sets itself (scheduling labels, autoscaler GPU detection, EKS and Kubernetes).
+RESERVED_LABEL_PREFIXES = ("ai-serving/", "nvidia.com/", "k8s.amazonaws.com/", "eks.amazonaws.com/", "kubernetes.io/", "k8s.io/")
+CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
 
 class NetworkConfig(StrictModel):
     cidr: IPv4Network = IPv4Network("10.0.0.0/16")
@@ -67,6 +73,14 @@ class SystemNodeGroupConfig(StrictModel):
             raise ValueError(f"the system group runs CPU add-ons; GPU types {gpu} belong in gpuNodeGroups")
         return v
 
+    @field_validator("scaling")
+    @classmethod
+    def _never_empty(cls, v: ScalingConfig) -> ScalingConfig:
+        # CoreDNS and the Cluster Autoscaler run here: at zero nodes nothing could scale the cluster back up.
+        if v.min_size < 1:
+            raise ValueError(f"minSize must be at least 1 for the system group (got {v.min_size}); the autoscaler itself runs there")
+        return v
+
 
 class GpuNodeGroupConfig(StrictModel):
     name: DnsLabel
@@ -76,6 +90,24 @@ class GpuNodeGroupConfig(StrictModel):
     disk_size_gib: Annotated[int, Field(ge=50, le=16384)] = 200
     ami_type: GpuAmiType = "AL2023_x86_64_NVIDIA"
     labels: dict[Annotated[str, Field(pattern=r"^[a-z0-9A-Z./-]{1,63}$")], str] = {}
+
+    @field_validator("name")
+    @classmethod
+    def _not_system(cls, v: str) -> str:
+        if v == SYSTEM_NODE_GROUP_NAME:
+            raise ValueError(f"'{SYSTEM_NODE_GROUP_NAME}' names the CPU system group; choose another GPU group name")
+        return v
+
+    @field_validator("labels")
+    @classmethod
+    def _no_reserved_labels(cls, v: dict[str, str]) -> dict[str, str]:
+        reserved = sorted(k for k in v if k.startswith(RESERVED_LABEL_PREFIXES))
+        if reserved:
+            raise ValueError(
+                f"label keys {reserved} are reserved (set by the platform for scheduling and the autoscaler); "
+                f"keys may not start with {', '.join(RESERVED_LABEL_PREFIXES)}"
+            )
+        return v
 
     @field_validator("instance_types")
     @classmethod
@@ -109,12 +141,37 @@ class ClusterConfig(StrictModel):
     # Documented escape hatch: production refuses 0.0.0.0/0 on the API endpoint unless this is true.
     allow_public_endpoint_from_anywhere: bool = False
     system_node_group: SystemNodeGroupConfig
+    # Retention of the control-plane logs (CloudWatch group /aws/eks/<name>/cluster); CloudWatch accepts only these values.
+    log_retention_days: int = 90
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _cloudwatch_retention(cls, v: int) -> int:
+        if v not in CLOUDWATCH_RETENTION_DAYS:
+            raise ValueError(f"must be one of {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}")
+        return v
 
 
 class EcrConfig(StrictModel):
     repository_name: Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", max_length=256)]
     keep_tagged_images: Annotated[int, Field(ge=1, le=1000)] = 30
     untagged_expiry_days: Annotated[int, Field(ge=1, le=365)] = 7
+
+
+KmsKeyArn = Annotated[
+    str,
+    Field(
+        pattern=r"^arn:aws:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
+    ),
+]
+
+
+class PulumiStateBackendConfig(StrictModel):
+    # `pulumi login s3://<bucket>`: CI reads and writes `.pulumi/*` in it.
+    bucket: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+    # Key ARNs (not aliases: IAM matches key ARNs) of the `awskms://` secrets provider and of the bucket's
+    # SSE-KMS encryption, if any. Preview may decrypt with them, deploy also encrypt.
+    kms_key_arns: list[KmsKeyArn] = []
 
 
 class GithubConfig(StrictModel):
@@ -128,6 +185,15 @@ class GithubConfig(StrictModel):
     # Numeric ids: set both when the repository emits immutable subjects (repo:ORG@ID/REPO@ID:...).
     owner_id: Annotated[int, Field(gt=0)] | None = None
     repository_id: Annotated[int, Field(gt=0)] | None = None
+    # Self-managed Pulumi backend the CI roles read (preview) and write (deploy); unset = Pulumi Cloud.
+    state_backend: PulumiStateBackendConfig | None = None
+
+    @field_validator("main_branch")
+    @classmethod
+    def _branch_name_only(cls, v: str) -> str:
+        if v.startswith("refs/"):
+            raise ValueError("give the branch name only (e.g. main); the role trusts ref:refs/heads/<mainBranch>")
+        return v
 
     @model_validator(mode="after")
     def _ids_together(self) -> GithubConfig:

@@ -37,6 +37,12 @@ def build_plan(project_dir: Path, stack: str) -> Plan:
         stack=stack,
         config=stack_file.config,
         secret_keys=stack_file.secret_keys,
-        ctx=Context(region=region or "us-east-1", gcp_project=gcp_project),
+        ctx=Context(
+            region=region or "us-east-1",
+            gcp_project=gcp_project,
+            project=stack_file.project,
+            stack=stack,
+            autonaming=stack_file.autonaming,
+        ),
     )
     return Plan(cfg, evaluation, plan_document(stack_file.project, stack, evaluation), kubernetes_objects(evaluation))

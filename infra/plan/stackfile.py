@@ -17,6 +17,8 @@ class StackFile:
     stack: str
     config: dict[str, Any]
     secret_keys: list[str]
+    # Provider package -> autonaming pattern, from Pulumi.yaml's `pulumi:autonaming` (see the README).
+    autonaming: dict[str, str]
 
 
 class StackFileError(Exception):
@@ -36,7 +38,8 @@ def secret_stand_in(key: str) -> str:
 
 
 def read_stack_file(project_dir: Path, stack: str) -> StackFile:
-    project = yaml.safe_load((project_dir / PROJECT_FILE).read_text())["name"]
+    project_document = yaml.safe_load((project_dir / PROJECT_FILE).read_text())
+    project = project_document["name"]
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         available = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in project_dir.glob("Pulumi.*.yaml"))
@@ -51,4 +54,16 @@ def read_stack_file(project_dir: Path, stack: str) -> StackFile:
             secret_keys.append(full_key)
         else:
             config[full_key] = value
-    return StackFile(project=project, stack=stack, config=config, secret_keys=sorted(secret_keys))
+    return StackFile(
+        project=project,
+        stack=stack,
+        config=config,
+        secret_keys=sorted(secret_keys),
+        autonaming=autonaming_patterns(project_document),
+    )
+
+
+def autonaming_patterns(project_document: dict[str, Any]) -> dict[str, str]:
+    """Per-provider name patterns from the project's `pulumi:autonaming` setting."""
+    setting = ((project_document.get("config") or {}).get("pulumi:autonaming") or {}).get("value") or {}
+    return {provider: spec["pattern"] for provider, spec in (setting.get("providers") or {}).items() if "pattern" in spec}

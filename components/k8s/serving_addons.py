@@ -1,0 +1,165 @@
+"""Cluster add-ons the served models rely on: Argo Rollouts, kube-prometheus-stack (Prometheus, Alertmanager to
+Discord, Grafana), prometheus-adapter (the HPA's queue metric), DCGM exporter, the vLLM/GPU alert rules, the
+models' namespace and the Hugging Face token Secret.
+
+CRDs are Pulumi resources declared first (from the upstream release matching each pinned chart), and every
+chart and custom resource depends on them, so a first `pulumi up` on an empty cluster succeeds in one pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.config.serving import ServingConfig
+
+from .serving_addon_values import (
+    ARGO_ROLLOUTS,
+    ARGO_ROLLOUTS_CRD_URLS,
+    DCGM_EXPORTER,
+    DISCORD_SECRET,
+    DISCORD_SECRET_KEY,
+    HF_TOKEN_SECRET,
+    KUBE_PROMETHEUS_STACK,
+    MONITORING_NAMESPACE,
+    PROMETHEUS_ADAPTER,
+    PROMETHEUS_OPERATOR_CRD_URLS,
+    PROMETHEUS_URL,
+    ROLLOUTS_NAMESPACE,
+    Chart,
+    Tier,
+    argo_rollouts_values,
+    dcgm_exporter_values,
+    kube_prometheus_stack_values,
+    namespace,
+    prometheus_adapter_values,
+    serving_alert_rules,
+)
+from .vllm_pod import HF_TOKEN_KEY
+
+
+@dataclass(frozen=True)
+class ServingAddonsArgs:
+    tier: Tier
+    serving: ServingConfig
+    discord_webhook_url: pulumi.Input[str]
+    # None when no model comes from Hugging Face.
+    hf_token: pulumi.Input[str] | None = None
+    # What must exist before anything is applied to the cluster (the nodes the charts' pods run on).
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+class ServingAddons(pulumi.ComponentResource):
+    rollouts_crds: k8s.yaml.v2.ConfigGroup
+    monitoring_crds: k8s.yaml.v2.ConfigGroup
+    models_namespace: str
+    monitoring_namespace: str
+    prometheus_url: str
+    hf_token_secret: str | None
+    # What a model's objects wait for: its namespace and the Hugging Face token Secret.
+    models_namespace_ready: list[pulumi.Resource]
+    releases: dict[str, k8s.helm.v3.Release]
+
+    def __init__(self, name: str, args: ServingAddonsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ai-serving:k8s:ServingAddons", name, None, opts)
+        after = list(args.depends_on)
+        child = pulumi.ResourceOptions(parent=self, depends_on=after)
+        serving = args.serving
+
+        namespaces = {
+            # node-exporter and dcgm-exporter need host access.
+            MONITORING_NAMESPACE: _object(f"{name}-ns-monitoring", namespace(MONITORING_NAMESPACE, "privileged"), child),
+            ROLLOUTS_NAMESPACE: _object(f"{name}-ns-rollouts", namespace(ROLLOUTS_NAMESPACE, "baseline"), child),
+            serving.namespace: _object(f"{name}-ns-models", namespace(serving.namespace, "restricted"), child),
+        }
+        self.rollouts_crds = k8s.yaml.v2.ConfigGroup(f"{name}-argo-rollouts-crds", files=ARGO_ROLLOUTS_CRD_URLS, opts=child)
+        self.monitoring_crds = k8s.yaml.v2.ConfigGroup(f"{name}-prometheus-operator-crds", files=PROMETHEUS_OPERATOR_CRD_URLS, opts=child)
+        crds = [self.rollouts_crds, self.monitoring_crds]
+
+        discord = k8s.core.v1.Secret(
+            f"{name}-alertmanager-discord",
+            metadata={"name": DISCORD_SECRET, "namespace": MONITORING_NAMESPACE, "labels": {"app.kubernetes.io/part-of": "ai-serving"}},
+            type="Opaque",
+            string_data={DISCORD_SECRET_KEY: pulumi.Output.secret(args.discord_webhook_url)},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, namespaces[MONITORING_NAMESPACE]]),
+        )
+        self.hf_token_secret = None
+        self.models_namespace_ready = [namespaces[serving.namespace]]
+        if args.hf_token is not None:
+            hf_secret = k8s.core.v1.Secret(
+                f"{name}-huggingface-token",
+                metadata={"name": HF_TOKEN_SECRET, "namespace": serving.namespace, "labels": {"app.kubernetes.io/part-of": "ai-serving"}},
+                type="Opaque",
+                string_data={HF_TOKEN_KEY: pulumi.Output.secret(args.hf_token)},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, namespaces[serving.namespace]]),
+            )
+            self.hf_token_secret = HF_TOKEN_SECRET
+            self.models_namespace_ready.append(hf_secret)
+
+        ns_monitoring = namespaces[MONITORING_NAMESPACE]
+        kps = _release(
+            self,
+            name,
+            KUBE_PROMETHEUS_STACK,
+            kube_prometheus_stack_values(args.tier, serving.prometheus_retention_days),
+            [*after, *crds, ns_monitoring, discord],
+        )
+        self.releases = {
+            "argo-rollouts": _release(
+                self, name, ARGO_ROLLOUTS, argo_rollouts_values(args.tier), [*after, *crds, namespaces[ROLLOUTS_NAMESPACE]]
+            ),
+            "kube-prometheus-stack": kps,
+            # Queries the Prometheus that kube-prometheus-stack runs.
+            "prometheus-adapter": _release(
+                self, name, PROMETHEUS_ADAPTER, prometheus_adapter_values(args.tier), [*after, ns_monitoring, kps]
+            ),
+            "dcgm-exporter": _release(self, name, DCGM_EXPORTER, dcgm_exporter_values(), [*after, *crds, ns_monitoring]),
+        }
+        rules = serving_alert_rules("ai-serving-vllm", serving.namespace, serving.alerts)
+        k8s.apiextensions.CustomResource(
+            f"{name}-vllm-alerts",
+            api_version=rules["apiVersion"],
+            kind=rules["kind"],
+            metadata=rules["metadata"],
+            spec=rules["spec"],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, self.monitoring_crds, ns_monitoring]),
+        )
+
+        self.models_namespace = serving.namespace
+        self.monitoring_namespace = MONITORING_NAMESPACE
+        self.prometheus_url = PROMETHEUS_URL
+        self.register_outputs(
+            {
+                "modelsNamespace": self.models_namespace,
+                "prometheusUrl": self.prometheus_url,
+                "releases": {k: r.status for k, r in self.releases.items()},
+            }
+        )
+
+
+def _object(logical_name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions) -> k8s.core.v1.Namespace:
+    return k8s.core.v1.Namespace(logical_name, metadata=obj["metadata"], opts=opts)
+
+
+def _release(
+    parent: pulumi.Resource, prefix: str, chart: Chart, values: dict[str, Any], depends_on: list[pulumi.Resource]
+) -> k8s.helm.v3.Release:
+    return k8s.helm.v3.Release(
+        f"{prefix}-{chart.name}",
+        name=chart.name,
+        chart=chart.name,
+        version=chart.version,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo),
+        namespace=chart.namespace,
+        create_namespace=False,
+        # CRDs are Pulumi resources (see module docstring); Helm never upgrades CRDs it installed anyway.
+        skip_crds=True,
+        values=values,
+        timeout=900,
+        max_history=10,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
+    )

@@ -1,0 +1,270 @@
+"""Kubernetes objects of one served model, as plain dicts: Rollout, Services, HPA, PDB, NetworkPolicy,
+ServiceAccount, ConfigMap (the serving record) and PodMonitor. The pod is in `vllm_pod`, the canary in
+`vllm_canary`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from infra.config.serving import CANARY_SURGE_PODS, ModelSpec
+
+from .vllm_canary import canary_steps
+from .vllm_pod import HTTP_PORT, PodContext, pod_template, vllm_args
+
+ROLLOUT_API = "argoproj.io/v1alpha1"
+# The custom metric prometheus-adapter serves per pod (vllm:num_requests_waiting renamed: no ':' in the API).
+QUEUE_METRIC = "vllm_num_requests_waiting"
+VERSION_LABEL = "ai-serving/model-version"
+# Node provisioning (scale from zero) on top of the model load, before Argo calls a rollout stuck.
+NODE_PROVISIONING_SECONDS = 600
+ROLLBACK_WINDOW_REVISIONS = 3
+
+
+@dataclass(frozen=True)
+class ModelNames:
+    rollout: str
+    service: str
+    stable_service: str
+    canary_service: str
+    service_account: str
+    record: str
+    analysis_template: str
+    pod_monitor: str
+    hpa: str
+    pdb: str
+    network_policy: str
+
+
+def names_for(spec: ModelSpec) -> ModelNames:
+    n = spec.name
+    return ModelNames(
+        rollout=n,
+        service=n,
+        stable_service=f"{n}-stable",
+        canary_service=f"{n}-canary",
+        service_account=n,
+        record=f"{n}-serving-record",
+        analysis_template=f"{n}-canary-gate",
+        pod_monitor=n,
+        hpa=n,
+        pdb=n,
+        network_policy=n,
+    )
+
+
+def selector_labels(spec: ModelSpec) -> dict[str, str]:
+    """Stable across versions: a selector may never change under a running Rollout."""
+    return {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/component": "vllm-server"}
+
+
+def common_labels(spec: ModelSpec) -> dict[str, str]:
+    return {**selector_labels(spec), "app.kubernetes.io/part-of": "ai-serving", "app.kubernetes.io/managed-by": "pulumi"}
+
+
+def pod_labels(spec: ModelSpec) -> dict[str, str]:
+    return {**selector_labels(spec), "app.kubernetes.io/part-of": "ai-serving", VERSION_LABEL: spec.version}
+
+
+def args_digest(spec: ModelSpec) -> str:
+    return hashlib.sha256(json.dumps(vllm_args(spec)).encode()).hexdigest()[:16]
+
+
+def _meta(name: str, namespace: str, labels: dict[str, str], annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels}
+    if annotations:
+        meta["annotations"] = annotations
+    return meta
+
+
+def rollout(spec: ModelSpec, namespace: str, ctx: PodContext) -> dict[str, Any]:
+    names = names_for(spec)
+    annotations = {}
+    if spec.image.digest is None:
+        annotations["checkov.io/skip1"] = (
+            "CKV_K8S_43=staging pins the image by tag (imagePullPolicy Always); production requires a digest (config validation)"
+        )
+    template_annotations = {"ai-serving/model-source": spec.source, "ai-serving/vllm-args-sha256": args_digest(spec)}
+    return {
+        "apiVersion": ROLLOUT_API,
+        "kind": "Rollout",
+        "metadata": _meta(names.rollout, namespace, common_labels(spec), annotations),
+        # No `replicas`: the HPA owns the count (Argo starts at 1, the HPA raises it to replicas.min), so a
+        # `pulumi up` never resets what the autoscaler chose.
+        "spec": {
+            "selector": {"matchLabels": selector_labels(spec)},
+            "revisionHistoryLimit": 5,
+            "progressDeadlineSeconds": spec.model_load_timeout_seconds + NODE_PROVISIONING_SECONDS,
+            # A canary that never becomes ready (no GPU, bad weights) is aborted; stable keeps serving.
+            "progressDeadlineAbort": True,
+            # Going back to one of the last revisions (a config revert, `kubectl argo rollouts undo`) skips the
+            # canary steps: those versions already passed them.
+            "rollbackWindow": {"revisions": ROLLBACK_WINDOW_REVISIONS},
+            "template": pod_template(spec, ctx, pod_labels(spec), selector_labels(spec), template_annotations),
+            "strategy": {
+                "canary": {
+                    "stableService": names.stable_service,
+                    "canaryService": names.canary_service,
+                    # Add the canary next to the stable pods, never remove serving capacity for it.
+                    "maxSurge": CANARY_SURGE_PODS,
+                    "maxUnavailable": 0,
+                    "steps": canary_steps(spec, names.analysis_template),
+                }
+            },
+        },
+    }
+
+
+def service(spec: ModelSpec, name: str, namespace: str, role: str) -> dict[str, Any]:
+    """`role` is "all" (what clients call: stable and canary pods, so traffic follows the pod ratio), "stable"
+    or "canary" (Argo pins those to one ReplicaSet)."""
+    labels = {**common_labels(spec), "ai-serving/service-role": role}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(name, namespace, labels),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(spec),
+            "ports": [{"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def _quantity(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{round(value * 1000)}m"
+
+
+def hpa(spec: ModelSpec, namespace: str) -> dict[str, Any]:
+    names = names_for(spec)
+    a = spec.autoscaling
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _meta(names.hpa, namespace, common_labels(spec)),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": ROLLOUT_API, "kind": "Rollout", "name": names.rollout},
+            "minReplicas": spec.replicas.min,
+            "maxReplicas": spec.replicas.max,
+            "metrics": [
+                {
+                    "type": "Pods",
+                    "pods": {
+                        "metric": {"name": QUEUE_METRIC},
+                        "target": {"type": "AverageValue", "averageValue": _quantity(a.target_waiting_requests_per_pod)},
+                    },
+                }
+            ],
+            "behavior": {
+                # React at once, but one pod per period: each new GPU pod needs minutes before it takes load.
+                "scaleUp": {
+                    "stabilizationWindowSeconds": 0,
+                    "selectPolicy": "Max",
+                    "policies": [{"type": "Pods", "value": 1, "periodSeconds": a.scale_up_period_seconds}],
+                },
+                "scaleDown": {
+                    "stabilizationWindowSeconds": a.scale_down_stabilization_seconds,
+                    "selectPolicy": "Max",
+                    "policies": [{"type": "Pods", "value": 1, "periodSeconds": 300}],
+                },
+            },
+        },
+    }
+
+
+def pdb(spec: ModelSpec, namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(names_for(spec).pdb, namespace, common_labels(spec)),
+        "spec": {
+            # maxUnavailable (not minAvailable): with one replica a minAvailable of 1 blocks every node drain.
+            "maxUnavailable": 1,
+            # A crash-looping pod protects nothing; let drains evict it.
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+            "selector": {"matchLabels": selector_labels(spec)},
+        },
+    }
+
+
+def network_policy(spec: ModelSpec, namespace: str, monitoring_namespace: str, client_namespaces: list[str]) -> dict[str, Any]:
+    peers: list[dict[str, Any]] = [{"podSelector": {}}]
+    peers += [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}} for ns in [monitoring_namespace, *client_namespaces]
+    ]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(names_for(spec).network_policy, namespace, common_labels(spec)),
+        "spec": {
+            "podSelector": {"matchLabels": selector_labels(spec)},
+            "policyTypes": ["Ingress", "Egress"],
+            # The API port only: from this namespace, Prometheus, and the listed client namespaces.
+            "ingress": [{"from": peers, "ports": [{"protocol": "TCP", "port": HTTP_PORT}]}],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                        }
+                    ],
+                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                },
+                # Weights from Hugging Face or S3 (and STS for IRSA), over HTTPS only; never the instance metadata.
+                {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}}], "ports": [{"protocol": "TCP", "port": 443}]},
+            ],
+        },
+    }
+
+
+def service_account(spec: ModelSpec, namespace: str, role_arn: str | None) -> dict[str, Any]:
+    annotations = {"eks.amazonaws.com/role-arn": role_arn} if role_arn else None
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _meta(names_for(spec).service_account, namespace, common_labels(spec), annotations),
+        # The pod needs no Kubernetes API access; IRSA mounts its own web-identity token.
+        "automountServiceAccountToken": role_arn is not None,
+    }
+
+
+def serving_record(spec: ModelSpec, namespace: str) -> dict[str, Any]:
+    """What is declared to run: model, version, weights, image and the exact vLLM arguments. The previous
+    revisions' pod templates (and so their arguments) stay in the Rollout's ReplicaSets for a rollback."""
+    data = {
+        "model": spec.name,
+        "version": spec.version,
+        "source": spec.source,
+        "revision": spec.revision or "",
+        "servedModelName": spec.served_name,
+        "image": spec.image.reference,
+        "gpusPerReplica": str(spec.gpus_per_replica),
+        "nodeGroup": spec.node_group,
+        "vllmArgs": json.dumps(vllm_args(spec)),
+        "vllmArgsSha256": args_digest(spec),
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _meta(names_for(spec).record, namespace, common_labels(spec)),
+        "data": data,
+    }
+
+
+def pod_monitor(spec: ModelSpec, namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": _meta(names_for(spec).pod_monitor, namespace, common_labels(spec)),
+        "spec": {
+            "selector": {"matchLabels": selector_labels(spec)},
+            "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
+            # Copied onto every series: the canary gate selects the canary by its pod template hash, alerts
+            # group by model.
+            "podTargetLabels": ["app.kubernetes.io/name", "rollouts-pod-template-hash", VERSION_LABEL],
+        },
+    }

@@ -1,0 +1,157 @@
+"""One served model: the vLLM Rollout with its metric-gated canary, Services, HPA, PDB, NetworkPolicy,
+ServiceAccount (with an IRSA role for S3 weights), serving record and PodMonitor.
+
+The objects are built by the pure functions of `vllm_objects`, `vllm_pod` and `vllm_canary`; this only
+registers them, in the order a first deploy needs (CRDs before custom resources).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.aws.irsa import irsa_role
+from infra.config.serving import ModelSpec
+
+from . import vllm_objects as objects
+from .vllm_canary import analysis_template
+from .vllm_pod import HTTP_PORT, PodContext
+
+
+@dataclass(frozen=True)
+class IrsaTrust:
+    """The cluster's IAM OIDC provider, for a role that exactly one ServiceAccount may assume."""
+
+    oidc_provider_arn: pulumi.Input[str]
+    # As pulumi-eks reports it (https://oidc.eks.<region>.amazonaws.com/id/...).
+    oidc_provider_url: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class VllmServiceArgs:
+    spec: ModelSpec
+    namespace: str
+    cluster_name: str
+    prometheus_url: str
+    monitoring_namespace: str
+    client_namespaces: list[str] = field(default_factory=list)
+    # Secret (key "token") in `namespace` with the Hugging Face token; None for S3 weights.
+    hf_token_secret: str | None = None
+    # Required when the model comes from S3.
+    irsa: IrsaTrust | None = None
+    # The Argo Rollouts CRDs and the Prometheus Operator CRDs (ServingAddons.rollouts_crds / monitoring_crds).
+    rollouts_crds: Sequence[pulumi.Resource] = ()
+    monitoring_crds: Sequence[pulumi.Resource] = ()
+    # The namespace and the token Secret (ServingAddons.models_namespace_ready): every object waits for them.
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+def s3_read_policy(bucket: str, prefix: str) -> dict[str, Any]:
+    """Read the objects under one prefix, and list that prefix only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "ReadWeights", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{bucket}/{prefix}/*"]},
+            {
+                "Sid": "ListWeights",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [f"arn:aws:s3:::{bucket}"],
+                "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
+            },
+        ],
+    }
+
+
+class VllmService(pulumi.ComponentResource):
+    endpoint: str
+    rollout_name: str
+
+    def __init__(self, name: str, args: VllmServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ai-serving:k8s:VllmService", name, None, opts)
+        spec, ns = args.spec, args.namespace
+        names = objects.names_for(spec)
+        after = list(args.depends_on)
+        child = pulumi.ResourceOptions(parent=self, depends_on=after)
+
+        role_arn: pulumi.Output[str] | None = None
+        if spec.source_kind == "s3":
+            if args.irsa is None:
+                raise ValueError(f"model {spec.name} reads weights from S3 and needs the cluster's OIDC provider (VllmServiceArgs.irsa)")
+            role_arn = self._weights_role(name, args, args.irsa, names.service_account)
+
+        sa = objects.service_account(spec, ns, None)
+        metadata: Any = sa["metadata"]
+        if role_arn is not None:
+            metadata = {**metadata, "annotations": {"eks.amazonaws.com/role-arn": role_arn}}
+        k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=metadata, automount_service_account_token=role_arn is not None, opts=child)
+        record = objects.serving_record(spec, ns)
+        k8s.core.v1.ConfigMap(f"{name}-record", metadata=record["metadata"], data=record["data"], opts=child)
+
+        services = []
+        for role, svc_name in (("all", names.service), ("stable", names.stable_service), ("canary", names.canary_service)):
+            svc = objects.service(spec, svc_name, ns, role)
+            services.append(k8s.core.v1.Service(f"{name}-svc-{role}", metadata=svc["metadata"], spec=svc["spec"], opts=child))
+
+        pdb = objects.pdb(spec, ns)
+        k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=pdb["metadata"], spec=pdb["spec"], opts=child)
+        netpol = objects.network_policy(spec, ns, args.monitoring_namespace, list(args.client_namespaces))
+        k8s.networking.v1.NetworkPolicy(f"{name}-netpol", metadata=netpol["metadata"], spec=netpol["spec"], opts=child)
+
+        template = analysis_template(spec, names.analysis_template, ns, objects.common_labels(spec), args.prometheus_url)
+        gate = _custom(f"{name}-canary-gate", template, pulumi.ResourceOptions(parent=self, depends_on=[*after, *args.rollouts_crds]))
+        ctx = PodContext(
+            service_account=names.service_account, hf_token_secret=args.hf_token_secret, mounts_service_account_token=role_arn is not None
+        )
+        rollout = _custom(
+            f"{name}-rollout",
+            objects.rollout(spec, ns, ctx),
+            pulumi.ResourceOptions(parent=self, depends_on=[*after, *args.rollouts_crds, gate, *services]),
+        )
+        _custom(
+            f"{name}-podmonitor",
+            objects.pod_monitor(spec, ns),
+            pulumi.ResourceOptions(parent=self, depends_on=[*after, *args.monitoring_crds]),
+        )
+        autoscaler = objects.hpa(spec, ns)
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata=autoscaler["metadata"],
+            spec=autoscaler["spec"],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, rollout]),
+        )
+
+        self.endpoint = f"http://{names.service}.{ns}.svc:{HTTP_PORT}/v1"
+        self.rollout_name = names.rollout
+        self.register_outputs({"endpoint": self.endpoint, "rollout": self.rollout_name, "servedModelName": spec.served_name})
+
+    def _weights_role(self, name: str, args: VllmServiceArgs, irsa: IrsaTrust, service_account: str) -> pulumi.Output[str]:
+        bucket, prefix = args.spec.s3_location
+        role = irsa_role(
+            f"{name}-weights-role",
+            oidc_provider_arn=irsa.oidc_provider_arn,
+            oidc_provider_url=irsa.oidc_provider_url,
+            namespace=args.namespace,
+            service_account=service_account,
+            description=f"{args.cluster_name}: model {args.spec.name} reads its weights from s3://{bucket}/{prefix}/",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.iam.RolePolicy(
+            f"{name}-weights-read",
+            role=role.name,
+            policy=json.dumps(s3_read_policy(bucket, prefix)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return role.arn
+
+
+def _custom(logical_name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+    return k8s.apiextensions.CustomResource(
+        logical_name, api_version=obj["apiVersion"], kind=obj["kind"], metadata=obj["metadata"], spec=obj["spec"], opts=opts
+    )

@@ -1,0 +1,99 @@
+import copy
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.gcp.serving_path import build_gcp_serving_path, deploy_ref
+from infra.config import StackConfig, load_stack_config
+from infra.plan.engine import Evaluation
+from tests.harness import inputs, of_type, one, run, stack_config
+
+REGION = {"staging": "us-west-2", "production": "us-east-1"}
+
+
+def _config(stack: str, **gcp_patch: Any) -> StackConfig:
+    raw = copy.deepcopy(stack_config(stack))
+    raw["gcpAppEnv"] = "stand-in"
+    raw["gcp"] |= gcp_patch
+    return load_stack_config(raw, REGION[stack])
+
+
+def _evaluate(cfg: StackConfig) -> Evaluation:
+    assert cfg.gcp is not None
+    gcp = cfg.gcp
+
+    def program() -> None:
+        path = build_gcp_serving_path(
+            gcp,
+            cfg.github,
+            tier=cfg.tier,
+            project="example-project",
+            protect=cfg.protect_stateful_resources,
+            app_env=pulumi.Output.secret("K=V"),
+        )
+        pulumi.export("provider", path.identity.provider_name)
+        pulumi.export("deployer", path.identity.service_account_email)
+
+    return run(program)
+
+
+@pytest.fixture(scope="module")
+def staging() -> Evaluation:
+    return _evaluate(_config("staging"))
+
+
+@pytest.fixture(scope="module")
+def production() -> Evaluation:
+    return _evaluate(_config("production"))
+
+
+def test_staging_runs_one_spot_vm_with_a_model_cache_disk(staging: Evaluation) -> None:
+    vm = inputs(one(staging, "gcp:compute/instance:Instance"))
+    assert (vm["name"], vm["zone"], vm["machineType"]) == ("ai-serving-stg-0", "us-central1-a", "g2-standard-8")
+    assert vm["scheduling"]["provisioningModel"] == "SPOT"
+    assert len(of_type(staging, "gcp:compute/disk:Disk")) == 1
+    assert not of_type(staging, "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager")
+
+
+def test_production_runs_an_on_demand_group_of_two_over_two_zones(production: Evaluation) -> None:
+    group = inputs(one(production, "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"))
+    assert group["targetSize"] == 2 and group["distributionPolicyZones"] == ["us-central1-a", "us-central1-c"]
+    template = inputs(one(production, "gcp:compute/instanceTemplate:InstanceTemplate"))
+    assert template["scheduling"]["provisioningModel"] == "STANDARD" and template["machineType"] == "g2-standard-24"
+    assert not of_type(production, "gcp:compute/instance:Instance")
+
+
+def test_production_protects_the_identity_pool_and_staging_does_not(staging: Evaluation, production: Evaluation) -> None:
+    assert one(production, "gcp:iam/workloadIdentityPool:WorkloadIdentityPool").protect
+    assert not one(staging, "gcp:iam/workloadIdentityPool:WorkloadIdentityPool").protect
+
+
+def test_production_deploys_need_the_environment_and_main(production: Evaluation) -> None:
+    provider = inputs(one(production, "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"))
+    assert provider["attributeCondition"] == (
+        "assertion.repository == 'example-org/ai-serving' && assertion.ref == 'refs/heads/main' && assertion.environment == 'production'"
+    )
+
+
+def test_outputs_name_the_provider_and_the_deploy_account(staging: Evaluation) -> None:
+    assert staging.outputs == {
+        "provider": "projects/123456789012/locations/global/workloadIdentityPools/ai-serving-stg-github/providers/github-actions",
+        "deployer": "ai-serving-stg-deploy@example-project.iam.gserviceaccount.com",
+    }
+
+
+def test_github_repository_comes_from_the_github_section() -> None:
+    cfg = _config("staging")
+    raw_github = stack_config("staging")["github"]
+    provider = inputs(one(_evaluate(cfg), "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"))
+    assert f"assertion.repository == '{raw_github['org']}/{raw_github['repo']}'" in provider["attributeCondition"]
+
+
+def test_deploy_ref_defaults_to_the_main_branch_unless_an_environment_is_required() -> None:
+    cfg = _config("staging", deploy={})
+    assert cfg.gcp is not None and deploy_ref(cfg.gcp, cfg.github) == f"refs/heads/{cfg.github.main_branch}"
+    cfg = _config("staging", deploy={"githubEnvironment": "staging"})
+    assert cfg.gcp is not None and deploy_ref(cfg.gcp, cfg.github) is None
+    cfg = _config("staging", deploy={"ref": "refs/tags/release"})
+    assert cfg.gcp is not None and deploy_ref(cfg.gcp, cfg.github) == "refs/tags/release"

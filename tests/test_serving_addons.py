@@ -1,0 +1,197 @@
+"""Serving add-ons: pinned charts with values in code, CRDs first, Alertmanager to Discord, alert rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+
+from components.k8s.serving_addon_values import (
+    ARGO_ROLLOUTS_APP_VERSION,
+    ARGO_ROLLOUTS_CRD_URLS,
+    DISCORD_SECRET,
+    DISCORD_SECRET_KEY,
+    PROMETHEUS_OPERATOR_CRD_URLS,
+    PROMETHEUS_OPERATOR_VERSION,
+    PROMETHEUS_URL,
+    alertmanager_config,
+    kube_prometheus_stack_values,
+    prometheus_adapter_values,
+    serving_alert_rules,
+)
+from components.k8s.serving_addons import ServingAddons, ServingAddonsArgs
+from components.k8s.vllm_objects import QUEUE_METRIC
+from infra.config.serving import AlertThresholds, ServingConfig
+from infra.plan.engine import Evaluation
+from infra.plan.redact import SECRET_PLACEHOLDER, redact
+from tests.harness import inputs, of_type, one, run
+
+WEBHOOK = "https://discord.com/api/webhooks/planted/secret"
+
+
+def _evaluate(hf_token: str | None = "hf_planted", tier: str = "production") -> Evaluation:
+    def program() -> None:
+        provider = k8s.Provider("k8s", kubeconfig="{}")
+        nodes = k8s.core.v1.ConfigMap(
+            "nodes-ready", metadata={"name": "marker", "namespace": "default"}, opts=pulumi.ResourceOptions(provider=provider)
+        )
+        ServingAddons(
+            "serving",
+            ServingAddonsArgs(
+                tier=tier,  # type: ignore[arg-type]
+                serving=ServingConfig(namespace="llm-serving", client_namespaces=["chat"]),
+                discord_webhook_url=pulumi.Output.secret(WEBHOOK),
+                hf_token=pulumi.Output.secret(hf_token) if hf_token else None,
+                depends_on=[nodes],
+            ),
+            opts=pulumi.ResourceOptions(provider=provider),
+        )
+
+    return run(program, region="us-east-1")
+
+
+@pytest.fixture(scope="module")
+def evaluation() -> Evaluation:
+    return _evaluate()
+
+
+def _release(ev: Evaluation, chart: str) -> dict[str, Any]:
+    return inputs(one(ev, "kubernetes:helm.sh/v3:Release", f"serving-{chart}"))
+
+
+@pytest.mark.parametrize(
+    ("chart", "version", "namespace"),
+    [
+        ("argo-rollouts", "2.41.1", "argo-rollouts"),
+        ("kube-prometheus-stack", "88.0.0", "monitoring"),
+        ("prometheus-adapter", "5.3.0", "monitoring"),
+        ("dcgm-exporter", "4.8.1", "monitoring"),
+    ],
+)
+def test_charts_are_pinned_and_skip_their_crds(evaluation: Evaluation, chart: str, version: str, namespace: str) -> None:
+    release = _release(evaluation, chart)
+    assert (release["chart"], release["version"], release["namespace"], release["name"]) == (chart, version, namespace, chart)
+    assert release["skipCrds"] is True and release["createNamespace"] is False
+    assert release["repositoryOpts"]["repo"].startswith("https://")
+
+
+def test_charts_do_not_install_crds_through_values(evaluation: Evaluation) -> None:
+    assert _release(evaluation, "argo-rollouts")["values"]["installCRDs"] is False
+    assert _release(evaluation, "kube-prometheus-stack")["values"]["crds"] == {"enabled": False}
+
+
+def test_crds_come_from_the_releases_matching_the_charts(evaluation: Evaluation) -> None:
+    argo = inputs(one(evaluation, "kubernetes:yaml/v2:ConfigGroup", "serving-argo-rollouts-crds"))
+    operator = inputs(one(evaluation, "kubernetes:yaml/v2:ConfigGroup", "serving-prometheus-operator-crds"))
+    assert argo["files"] == ARGO_ROLLOUTS_CRD_URLS and operator["files"] == PROMETHEUS_OPERATOR_CRD_URLS
+    assert all(f"/{ARGO_ROLLOUTS_APP_VERSION}/" in url for url in argo["files"])
+    assert all(f"/{PROMETHEUS_OPERATOR_VERSION}/" in url for url in operator["files"])
+    assert any(url.endswith("rollout-crd.yaml") for url in argo["files"])
+    for kind in ("servicemonitors", "podmonitors", "prometheusrules", "prometheuses", "alertmanagers"):
+        assert any(url.endswith(f"monitoring.coreos.com_{kind}.yaml") for url in operator["files"])
+
+
+@pytest.mark.parametrize(("chart", "crd_groups"), [("argo-rollouts", 2), ("kube-prometheus-stack", 2), ("dcgm-exporter", 2)])
+def test_charts_with_custom_resources_wait_for_the_crds(evaluation: Evaluation, chart: str, crd_groups: int) -> None:
+    release = one(evaluation, "kubernetes:helm.sh/v3:Release", f"serving-{chart}")
+    crds = {r.urn for r in of_type(evaluation, "kubernetes:yaml/v2:ConfigGroup")}
+    assert len(crds & set(release.dependencies)) == crd_groups
+
+
+def test_everything_waits_for_the_nodes_and_uses_the_provider(evaluation: Evaluation) -> None:
+    nodes = one(evaluation, "kubernetes:core/v1:ConfigMap", "nodes-ready").urn
+    component = one(evaluation, "ai-serving:k8s:ServingAddons", "serving")
+    children = [r for r in evaluation.resources if r.parent == component.urn]
+    assert len(children) == 12
+    for child in children:
+        assert nodes in child.dependencies, child.name
+        assert child.provider is not None and child.provider.endswith("::k8s"), child.name
+
+
+def test_alert_rules_wait_for_the_operator_crds(evaluation: Evaluation) -> None:
+    rule = one(evaluation, "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "serving-vllm-alerts")
+    assert one(evaluation, "kubernetes:yaml/v2:ConfigGroup", "serving-prometheus-operator-crds").urn in rule.dependencies
+    assert inputs(rule)["metadata"] == {
+        "name": "ai-serving-vllm",
+        "namespace": "monitoring",
+        "labels": {"app.kubernetes.io/part-of": "ai-serving"},
+    }
+
+
+def test_discord_webhook_is_a_mounted_secret_never_a_helm_value(evaluation: Evaluation) -> None:
+    secret = one(evaluation, "kubernetes:core/v1:Secret", "serving-alertmanager-discord")
+    assert redact(secret.inputs)["stringData"] == {DISCORD_SECRET_KEY: SECRET_PLACEHOLDER}
+    assert inputs(secret)["metadata"]["name"] == DISCORD_SECRET
+    values = _release(evaluation, "kube-prometheus-stack")["values"]
+    assert values["alertmanager"]["alertmanagerSpec"]["secrets"] == [DISCORD_SECRET]
+    for release in of_type(evaluation, "kubernetes:helm.sh/v3:Release"):
+        assert WEBHOOK not in str(release.inputs)
+    kps = one(evaluation, "kubernetes:helm.sh/v3:Release", "serving-kube-prometheus-stack")
+    assert secret.urn in kps.dependencies
+
+
+def test_alertmanager_routes_to_discord_from_the_mounted_file() -> None:
+    config = alertmanager_config()
+    assert config["route"]["receiver"] == "discord"
+    [discord] = [r for r in config["receivers"] if r["name"] == "discord"]
+    assert discord["discord_configs"] == [
+        {"webhook_url_file": f"/etc/alertmanager/secrets/{DISCORD_SECRET}/{DISCORD_SECRET_KEY}", "send_resolved": True}
+    ]
+
+
+def test_hf_token_secret_only_when_a_model_needs_it() -> None:
+    with_token = _evaluate()
+    secret = one(with_token, "kubernetes:core/v1:Secret", "serving-huggingface-token")
+    assert inputs(secret)["metadata"]["namespace"] == "llm-serving"
+    assert redact(secret.inputs)["stringData"] == {"token": SECRET_PLACEHOLDER}
+    without = _evaluate(hf_token=None)
+    assert not [r for r in of_type(without, "kubernetes:core/v1:Secret") if r.name == "serving-huggingface-token"]
+
+
+def test_namespaces_enforce_pod_security(evaluation: Evaluation) -> None:
+    levels = {
+        inputs(r)["metadata"]["name"]: inputs(r)["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+        for r in of_type(evaluation, "kubernetes:core/v1:Namespace")
+    }
+    assert levels == {"llm-serving": "restricted", "monitoring": "privileged", "argo-rollouts": "baseline"}
+
+
+def test_prometheus_picks_up_monitors_and_rules_of_every_namespace() -> None:
+    spec = kube_prometheus_stack_values("staging", 3)["prometheus"]["prometheusSpec"]
+    assert spec["retention"] == "3d"
+    for key in ("serviceMonitorSelectorNilUsesHelmValues", "podMonitorSelectorNilUsesHelmValues", "ruleSelectorNilUsesHelmValues"):
+        assert spec[key] is False
+
+
+def test_adapter_serves_the_queue_metric_the_hpa_reads() -> None:
+    values = prometheus_adapter_values("production")
+    [rule] = values["rules"]["custom"]
+    assert rule["seriesQuery"].startswith("vllm:num_requests_waiting{")
+    assert rule["name"]["as"] == QUEUE_METRIC
+    assert rule["resources"]["overrides"]["pod"] == {"resource": "pod"}
+    assert values["rules"]["default"] is False
+    assert PROMETHEUS_URL.startswith(f"{values['prometheus']['url']}:{values['prometheus']['port']}")
+
+
+def test_production_runs_controllers_twice() -> None:
+    assert kube_prometheus_stack_values("production", 15)["alertmanager"]["alertmanagerSpec"]["replicas"] == 2
+    assert prometheus_adapter_values("staging")["replicas"] == 1
+
+
+def test_alert_rules_cover_errors_queue_gpu_and_restarts() -> None:
+    t = AlertThresholds(
+        error_ratio=0.1, queue_depth_per_pod=7, gpu_memory_used_ratio=0.99, gpu_utilization_saturated_percent=90, restarts_per_30m=4
+    )
+    rules = {r["alert"]: r for r in serving_alert_rules("x", "llm-serving", t)["spec"]["groups"][0]["rules"]}
+    assert set(rules) == {"VllmHighErrorRatio", "VllmQueueBacklog", "VllmPodsRestarting", "GpuMemoryNearlyFull", "GpuSaturated"}
+    assert rules["VllmHighErrorRatio"]["expr"].endswith("> 0.1") and 'status="5xx"' in rules["VllmHighErrorRatio"]["expr"]
+    assert rules["VllmQueueBacklog"]["expr"].endswith("> 7") and "vllm:num_requests_waiting" in rules["VllmQueueBacklog"]["expr"]
+    assert rules["VllmPodsRestarting"]["expr"].endswith(">= 4")
+    assert "DCGM_FI_DEV_FB_USED" in rules["GpuMemoryNearlyFull"]["expr"] and rules["GpuMemoryNearlyFull"]["expr"].endswith("> 0.99")
+    assert rules["GpuSaturated"]["expr"] == "DCGM_FI_DEV_GPU_UTIL > 90"
+    for rule in rules.values():
+        assert rule["labels"]["severity"] in {"warning", "critical"}
+        if rule["alert"].startswith("Vllm"):
+            assert 'namespace="llm-serving"' in rule["expr"]
