@@ -29,6 +29,8 @@ def _plan(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else project_dir / "build" / "plan" / args.stack
     write_outputs(out_dir, plan.document, plan.objects)
     print("\n".join(summary_lines(args.stack, plan.config, plan.evaluation)))
+    for warning in plan.warnings:
+        print(f"WARNING {warning}")
     print(f"Wrote {out_dir / 'plan.json'} and {len(plan.objects)} manifests under {out_dir / 'manifests'}")
     return 0
 

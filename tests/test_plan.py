@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -46,7 +48,10 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     mp = pytest.MonkeyPatch()
     try:
         for stack in ("staging", "production"):
-            assert _plan(mp, PROJECT_DIR, stack, out / stack) == 0
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                assert _plan(mp, PROJECT_DIR, stack, out / stack) == 0
+            (out / f"{stack}.stdout").write_text(printed.getvalue())
     finally:
         mp.undo()
     return {stack: out / stack for stack in ("staging", "production")}
@@ -235,3 +240,21 @@ def test_auto_named_iam_roles_fit_aws_limits_and_the_deploy_prefix(plans: dict[s
         name = role["inputs"].get("name") or auto_name(ctx, role["type"], role["name"])
         assert name.startswith(f"ai-serving-{stack}-"), name
         assert len(name) <= 64, name
+
+
+def test_placeholder_digests_are_reported_with_their_key() -> None:
+    from infra.plan.readiness import placeholder_warnings
+
+    zero = "sha256:" + "0" * 64
+    real = "sha256:" + "a" * 64
+    warnings = placeholder_warnings(
+        {"ai-serving:models": [{"image": {"digest": zero}}, {"image": {"digest": real}}], "ai-serving:gcp": {"app": {"image": f"x@{real}"}}}
+    )
+    assert warnings == ["ai-serving:models[0].image.digest: placeholder image digest (all zeros); set the real digest before `pulumi up`"]
+
+
+def test_plan_prints_summary_and_the_production_placeholders(plans: dict[str, Path]) -> None:
+    printed = (plans["production"].parent / "production.stdout").read_text()
+    assert "GPU capacity:" in printed and "Resources by component:" in printed
+    warnings = [line for line in printed.splitlines() if line.startswith("WARNING ")]
+    assert any("ai-serving:models[0].image.digest" in w for w in warnings)

@@ -9,6 +9,7 @@ from typing import Any
 from infra.config import StackConfig, load_stack_config
 
 from .engine import Evaluation, evaluate
+from .readiness import placeholder_warnings
 from .render import kubernetes_objects, plan_document
 from .stackfile import read_stack_file
 from .standins import Context
@@ -20,6 +21,8 @@ class Plan:
     evaluation: Evaluation
     document: dict[str, Any]
     objects: list[dict[str, Any]]
+    # Placeholders in the stack file that would not deploy (see readiness.py).
+    warnings: list[str]
 
 
 def build_plan(project_dir: Path, stack: str) -> Plan:
@@ -45,4 +48,10 @@ def build_plan(project_dir: Path, stack: str) -> Plan:
             autonaming=stack_file.autonaming,
         ),
     )
-    return Plan(cfg, evaluation, plan_document(stack_file.project, stack, evaluation), kubernetes_objects(evaluation))
+    return Plan(
+        cfg,
+        evaluation,
+        plan_document(stack_file.project, stack, evaluation),
+        kubernetes_objects(evaluation),
+        placeholder_warnings(stack_file.config),
+    )

@@ -29,5 +29,18 @@ def summary_lines(stack: str, cfg: StackConfig, evaluation: Evaluation) -> list[
     )
     lines.append(f"  VPC {cfg.network.cidr} over {', '.join(cfg.network.availability_zones)}; NAT {cfg.network.nat_gateways}")
     lines.append(f"  ECR {cfg.ecr.repository_name}; protected state: {cfg.protect_stateful_resources}")
+    for model in cfg.models:
+        image = f"{model.image.repository}:{model.image.tag}" + ("@digest" if model.image.digest else "")
+        lines.append(
+            f"  model {model.name} {model.version}: {model.source} on {model.node_group}, "
+            f"{model.replicas.min}-{model.replicas.max} replicas x {model.gpus_per_replica} GPU, {image}"
+        )
+    if cfg.gcp is not None and cfg.gcp.enabled:
+        vm = cfg.gcp.vm
+        layout = "managed instance group" if cfg.gcp.managed_instance_group.enabled else "individual VMs"
+        lines.append(
+            f"  GCP {cfg.gcp.region} ({', '.join(cfg.gcp.zones)}): {vm.count} x {vm.machine_type} with "
+            f"{vm.accelerator.count} {vm.accelerator.type}, {vm.provisioning_model}, {layout}"
+        )
     lines.append(f"  Kubernetes objects rendered: {len(kubernetes_objects(evaluation))}")
     return lines
