@@ -45,8 +45,8 @@ class AwsPlatform:
 
 
 def main() -> None:
-    raw, region = read_pulumi_config()
-    cfg = load_stack_config(raw, region)
+    raw, region, encrypted_keys = read_pulumi_config()
+    cfg = load_stack_config(raw, region, encrypted_keys)
     build(cfg)
 
 
@@ -217,6 +217,7 @@ def build_gcp(cfg: StackConfig) -> None:
         gcp_path = build_gcp_serving_path(
             cfg.gcp,
             cfg.github,
+            stack=pulumi.get_stack(),
             tier=cfg.tier,
             project=pulumi.Config("gcp").require("project"),
             protect=cfg.protect_stateful_resources,
@@ -225,6 +226,9 @@ def build_gcp(cfg: StackConfig) -> None:
         # For the deploy workflow (google-github-actions/auth inputs, then the VMs to ssh into).
         pulumi.export("gcpWorkloadIdentityProvider", gcp_path.identity.provider_name)
         pulumi.export("gcpDeployServiceAccount", gcp_path.identity.service_account_email)
+        # For the Pulumi workflows: previews and drift checks (read-only), and `pulumi up` of this stack.
+        pulumi.export("gcpPulumiPreviewServiceAccount", gcp_path.identity.pulumi_preview_service_account_email)
+        pulumi.export("gcpPulumiDeployServiceAccount", gcp_path.identity.pulumi_deploy_service_account_email)
         pulumi.export("gcpVmServiceAccount", gcp_path.vms.service_account_email)
         pulumi.export("gcpInstances", [{"name": n, "zone": z} for n, z in gcp_path.vms.instances])
         pulumi.export("gcpInstanceGroup", gcp_path.vms.instance_group)

@@ -145,3 +145,35 @@ def test_every_problem_is_reported_at_once(staging: dict[str, Any]) -> None:
     staging["ecr"]["keepTaggedImages"] = 0
     staging["cluster"]["typo"] = True
     assert len(_problems(staging)) == 3
+
+
+def test_a_secret_key_in_plain_text_is_refused_without_echoing_it(staging: dict[str, Any]) -> None:
+    staging["huggingFaceToken"] = "hf_plaintextvalue"
+    problems = _problems(staging)
+    assert problems == [
+        "ai-serving:huggingFaceToken: got '<plain text, not shown>'; must be set encrypted: pulumi config set --secret ai-serving:huggingFaceToken"
+    ]
+    assert not any("hf_plaintextvalue" in p for p in problems)
+
+
+def test_secrets_marked_by_the_runtime_are_accepted(staging: dict[str, Any]) -> None:
+    # Under `pulumi up` the value arrives decrypted; the runtime says which keys were secrets.
+    staging["huggingFaceToken"] = "hf_decrypted"
+    encrypted = frozenset(k for k, v in staging.items() if isinstance(v, dict) and set(v) == {"secure"})
+    assert load_stack_config(staging, "us-west-2", encrypted | {"huggingFaceToken"}).tier == "staging"
+
+
+def test_values_of_encrypted_keys_never_appear_in_problems(staging: dict[str, Any]) -> None:
+    # Under `pulumi up` a misspelt secret key arrives decrypted; the problem line lands in the CI log.
+    staging["huggingfaceToken"] = "hf_decrypted_value"
+    staging["network"]["cidr"] = "10.20.0.0/24"
+    encrypted = frozenset({"huggingFaceToken", "alertmanagerDiscordWebhook", "gcpAppEnv", "huggingfaceToken", "network"})
+    with pytest.raises(ConfigError) as err:
+        load_stack_config(staging, "us-west-2", encrypted)
+    lines = [str(p) for p in err.value.problems]
+    assert (
+        "ai-serving:huggingfaceToken: got '<secret, not shown>'; unknown key (check the spelling; see the config reference in the README)"
+        in lines
+    )
+    assert any(line.startswith("ai-serving:network.cidr: got '<secret, not shown>'; must be a /20 or larger") for line in lines)
+    assert not any("hf_decrypted_value" in line or "10.20.0.0/24" in line for line in lines)

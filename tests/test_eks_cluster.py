@@ -32,24 +32,25 @@ DEPLOY = "arn:aws:iam::111122223333:role/ci-deploy-staging"
 PREVIEW = "arn:aws:iam::111122223333:role/ci-preview"
 
 
+def _args(*, protect: bool = False, public: bool = True, extra: list[ClusterAccess] | None = None) -> EksClusterArgs:
+    return EksClusterArgs(
+        cluster_name="c1",
+        kubernetes_version="1.34",
+        region="us-west-2",
+        vpc_id="vpc-1",
+        private_subnet_ids=["subnet-a", "subnet-b"],
+        public_subnet_ids=["subnet-c", "subnet-d"],
+        public_endpoint=public,
+        public_access_cidrs=["203.0.113.0/24"] if public else [],
+        access=[admin_access(ADMIN), *(extra or [])],
+        log_retention_days=365,
+        protect_stateful=protect,
+    )
+
+
 def _cluster(*, protect: bool = False, public: bool = True, extra: list[ClusterAccess] | None = None) -> Evaluation:
     def program() -> None:
-        EksCluster(
-            "eks",
-            EksClusterArgs(
-                cluster_name="c1",
-                kubernetes_version="1.34",
-                region="us-west-2",
-                vpc_id="vpc-1",
-                private_subnet_ids=["subnet-a", "subnet-b"],
-                public_subnet_ids=["subnet-c", "subnet-d"],
-                public_endpoint=public,
-                public_access_cidrs=["203.0.113.0/24"] if public else [],
-                access=[admin_access(ADMIN), *(extra or [])],
-                log_retention_days=365,
-                protect_stateful=protect,
-            ),
-        )
+        EksCluster("eks", _args(protect=protect, public=public, extra=extra))
 
     return run(program)
 
@@ -129,6 +130,21 @@ def test_transform_turns_off_the_hidden_creator_admin() -> None:
 
 
 # --- the component under mocks ---
+
+
+def test_the_creator_admin_transform_is_attached_to_the_pulumi_eks_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Mocks never register pulumi-eks's inner aws.eks.Cluster, so check that the transform is handed to it.
+    seen: list[pulumi.ResourceOptions] = []
+    real_cluster = eks.Cluster
+
+    def recording_cluster(resource_name: str, /, opts: pulumi.ResourceOptions | None = None, **kwargs: Any) -> eks.Cluster:
+        seen.append(opts or pulumi.ResourceOptions())
+        return real_cluster(resource_name, opts=opts, **kwargs)
+
+    monkeypatch.setattr(eks, "Cluster", recording_cluster)
+    _cluster()
+    [opts] = seen
+    assert opts.transforms == [without_creator_admin]
 
 
 def test_cluster_uses_api_authentication_with_explicit_admin_entry() -> None:
@@ -214,23 +230,7 @@ def test_log_retention_must_be_a_cloudwatch_value() -> None:
 
 def test_kubernetes_provider_uses_the_cluster_kubeconfig_as_a_secret_with_server_side_apply() -> None:
     def program() -> None:
-        cluster = EksCluster(
-            "eks",
-            EksClusterArgs(
-                cluster_name="c1",
-                kubernetes_version="1.34",
-                region="us-west-2",
-                vpc_id="vpc-1",
-                private_subnet_ids=["subnet-a"],
-                public_subnet_ids=["subnet-b"],
-                public_endpoint=False,
-                public_access_cidrs=[],
-                access=[admin_access(ADMIN)],
-                log_retention_days=90,
-                protect_stateful=False,
-            ),
-        )
-        kubernetes_provider("eks-k8s", cluster)
+        kubernetes_provider("eks-k8s", EksCluster("eks", _args(public=False)))
 
     ev = run(program)
     provider = one(ev, "pulumi:providers:kubernetes", "eks-k8s")
@@ -243,22 +243,7 @@ def test_kubernetes_provider_uses_the_cluster_kubeconfig_as_a_secret_with_server
 
 def test_cluster_name_output_waits_for_the_cluster_and_stays_readable() -> None:
     def program() -> None:
-        cluster = EksCluster(
-            "eks",
-            EksClusterArgs(
-                cluster_name="c1",
-                kubernetes_version="1.34",
-                region="us-west-2",
-                vpc_id="vpc-1",
-                private_subnet_ids=["subnet-a"],
-                public_subnet_ids=["subnet-b"],
-                public_endpoint=False,
-                public_access_cidrs=[],
-                access=[admin_access(ADMIN)],
-                log_retention_days=90,
-                protect_stateful=False,
-            ),
-        )
+        cluster = EksCluster("eks", _args(public=False))
         aws.ssm.Parameter("probe", type="String", value=cluster.cluster_name)
         pulumi.export("name", cluster.cluster_name)
 

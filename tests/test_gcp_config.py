@@ -13,7 +13,7 @@ REGION = {"staging": "us-west-2", "production": "us-east-1"}
 
 def _raw(stack: str = "staging") -> dict[str, Any]:
     raw = copy.deepcopy(stack_config(stack))
-    raw["gcpAppEnv"] = "offline-stand-in"
+    raw["gcpAppEnv"] = {"secure": "v1:c3RhbmQtaW4="}
     return raw
 
 
@@ -152,6 +152,7 @@ def test_regional_rolling_update_respects_the_zone_count() -> None:
         ({"zones": ["us-central1-a", "us-central1-a"]}, "ai-serving:gcp.zones", "each zone once"),
         ({"namePrefix": "gcp-serving"}, "ai-serving:gcp.namePrefix", "must not start with 'gcp-'"),
         ({"namePrefix": "a-name-prefix-that-is-too-long"}, "ai-serving:gcp.namePrefix", "pattern"),
+        ({"namePrefix": "ai-serving-prod2"}, "ai-serving:gcp.namePrefix", "at most 15 characters"),
         ({"network": {"subnetCidr": "34.0.0.0/24"}}, "ai-serving:gcp.network.subnetCidr", "private"),
         ({"vm": {"provisioningModel": "PREEMPTIBLE"}}, "ai-serving:gcp.vm.provisioningModel", "'STANDARD' or 'SPOT'"),
         ({"vm": {"spotTerminationAction": "SUSPEND"}}, "ai-serving:gcp.vm.spotTerminationAction", "'STOP' or 'DELETE'"),

@@ -14,7 +14,7 @@ REGION = {"staging": "us-west-2", "production": "us-east-1"}
 
 def _config(stack: str, **gcp_patch: Any) -> StackConfig:
     raw = copy.deepcopy(stack_config(stack))
-    raw["gcpAppEnv"] = "stand-in"
+    raw["gcpAppEnv"] = {"secure": "v1:c3RhbmQtaW4="}
     raw["gcp"] |= gcp_patch
     return load_stack_config(raw, REGION[stack])
 
@@ -27,6 +27,7 @@ def _evaluate(cfg: StackConfig) -> Evaluation:
         path = build_gcp_serving_path(
             gcp,
             cfg.github,
+            stack=cfg.tier,
             tier=cfg.tier,
             project="example-project",
             protect=cfg.protect_stateful_resources,
@@ -71,9 +72,26 @@ def test_production_protects_the_identity_pool_and_staging_does_not(staging: Eva
 
 def test_production_deploys_need_the_environment_and_main(production: Evaluation) -> None:
     provider = inputs(one(production, "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"))
+    repo = "repo:example-org/ai-serving"
+    # Previews and the drift check, then app deploys and pulumi up: both in the environment production, on main.
     assert provider["attributeCondition"] == (
-        "assertion.repository == 'example-org/ai-serving' && assertion.ref == 'refs/heads/main' && assertion.environment == 'production'"
+        f"assertion.repository == 'example-org/ai-serving' && (assertion.sub == '{repo}:pull_request' || "
+        f"assertion.sub == '{repo}:ref:refs/heads/main' || "
+        f"(assertion.sub == '{repo}:environment:production' && assertion.ref == 'refs/heads/main'))"
     )
+    app_binding = inputs(one(production, "gcp:serviceaccount/iAMMember:IAMMember", "gcp-deploy-wif-user"))
+    assert app_binding["member"].endswith(f"/subject/{repo}:environment:production")
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_pulumi_up_from_ci_may_grant_every_project_role_the_stack_grants(stack: str, request: pytest.FixtureRequest) -> None:
+    ev: Evaluation = request.getfixturevalue(stack)
+    grants = [inputs(r) for r in of_type(ev, "gcp:projects/iAMMember:IAMMember")]
+    (limit,) = [g["condition"]["expression"] for g in grants if g["role"] == "roles/resourcemanager.projectIamAdmin"]
+    granted_by_the_stack = {g["role"] for g in grants if "-pulumi-" not in g["member"]}
+    assert granted_by_the_stack
+    for role in granted_by_the_stack:
+        assert f"'{role}'" in limit, f"pulumi up from CI could not grant {role}"
 
 
 def test_outputs_name_the_provider_and_the_deploy_account(staging: Evaluation) -> None:

@@ -1,110 +1,196 @@
 import pulumi
 import pytest
 
+from components.aws import iam_policies as aws_subjects
 from components.gcp.wif import (
     GITHUB_ISSUER,
     GithubDeployIdentity,
     GithubDeployIdentityArgs,
     GithubRepository,
+    TokenContext,
+    app_deploy_contexts,
     attribute_condition,
     attribute_mapping,
-    repository_principal_set,
+    distinct_contexts,
+    environment_subject,
+    pull_request_subject,
+    pulumi_deploy_contexts,
+    pulumi_preview_contexts,
+    ref_subject,
+    subject_principal,
 )
 from infra.plan.engine import Evaluation
-from tests.harness import inputs, one, run
+from tests.harness import inputs, of_type, one, run
 
 REPO = GithubRepository("example-org", "ai-serving")
 REPO_WITH_IDS = GithubRepository("example-org", "ai-serving", owner_id=1234567, repository_id=89012345)
 POOL_NAME = "projects/123456789012/locations/global/workloadIdentityPools/ai-serving-stg-github"
+PR = "repo:example-org/ai-serving:pull_request"
+MAIN = "repo:example-org/ai-serving:ref:refs/heads/main"
+STAGING_ENV = "repo:example-org/ai-serving:environment:staging"
+SA_BINDING = "gcp:serviceaccount/iAMMember:IAMMember"
+PROVIDER = "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"
 
 
-def test_mapping_carries_the_claims_the_condition_and_binding_use() -> None:
+def test_mapping_carries_the_claims_and_tolerates_jobs_without_an_environment() -> None:
     assert attribute_mapping() == {
         "google.subject": "assertion.sub",
         "attribute.repository": "assertion.repository",
         "attribute.repository_owner_id": "assertion.repository_owner_id",
         "attribute.repository_id": "assertion.repository_id",
         "attribute.ref": "assertion.ref",
-        "attribute.environment": "assertion.environment",
+        "attribute.environment": "has(assertion.environment) ? assertion.environment : ''",
     }
 
 
-def test_condition_admits_the_repository_and_the_deploy_ref() -> None:
-    assert attribute_condition(REPO, ref="refs/heads/main", environment=None) == (
-        "assertion.repository == 'example-org/ai-serving' && assertion.ref == 'refs/heads/main'"
+@pytest.mark.parametrize("repo", [REPO, REPO_WITH_IDS], ids=["names", "immutable-ids"])
+def test_subjects_are_githubs_and_match_the_aws_trust(repo: GithubRepository) -> None:
+    aws_repo = aws_subjects.GithubRepository(repo.org, repo.repo, repo.owner_id, repo.repository_id)
+    assert pull_request_subject(repo) == aws_subjects.pull_request_subject(aws_repo)
+    assert ref_subject(repo, "refs/heads/main") == aws_subjects.branch_subject(aws_repo, "main")
+    assert environment_subject(repo, "production") == aws_subjects.environment_subject(aws_repo, "production")
+    assert [c.subject for c in pulumi_preview_contexts(repo, "main")] == aws_subjects.preview_subjects(aws_repo, "main")
+
+
+def test_immutable_subject_form_when_ids_are_configured() -> None:
+    assert pull_request_subject(REPO_WITH_IDS) == "repo:example-org@1234567/ai-serving@89012345:pull_request"
+    assert pull_request_subject(REPO) == PR
+
+
+def test_workflow_contexts_of_each_identity() -> None:
+    assert pulumi_preview_contexts(REPO, "main") == [TokenContext(PR), TokenContext(MAIN)]
+    assert pulumi_deploy_contexts(REPO, "staging", "main") == [TokenContext(STAGING_ENV, "refs/heads/main")]
+    assert app_deploy_contexts(REPO, ref="refs/heads/main", environment=None) == [TokenContext(MAIN)]
+    assert app_deploy_contexts(REPO, ref="refs/tags/v1", environment=None) == [TokenContext("repo:example-org/ai-serving:ref:refs/tags/v1")]
+    assert app_deploy_contexts(REPO, ref="refs/heads/main", environment="staging") == [TokenContext(STAGING_ENV, "refs/heads/main")]
+    assert app_deploy_contexts(REPO, ref=None, environment="staging") == [TokenContext(STAGING_ENV)]
+    with pytest.raises(ValueError, match="deploy ref or a GitHub environment"):
+        app_deploy_contexts(REPO, ref=None, environment=None)
+
+
+def test_condition_pins_the_repository_by_name_and_admits_exactly_the_contexts() -> None:
+    contexts = [TokenContext(PR), TokenContext(MAIN), TokenContext(STAGING_ENV, "refs/heads/main")]
+    assert attribute_condition(REPO, contexts) == (
+        "assertion.repository == 'example-org/ai-serving' && ("
+        f"assertion.sub == '{PR}' || assertion.sub == '{MAIN}' || "
+        f"(assertion.sub == '{STAGING_ENV}' && assertion.ref == 'refs/heads/main'))"
     )
 
 
-def test_condition_prefers_numeric_ids_and_requires_ref_and_environment_when_both_set() -> None:
-    condition = attribute_condition(REPO_WITH_IDS, ref="refs/heads/main", environment="production")
-    assert condition == (
-        "assertion.repository_owner_id == '1234567' && assertion.repository_id == '89012345'"
-        " && assertion.ref == 'refs/heads/main' && assertion.environment == 'production'"
-    )
+def test_condition_prefers_numeric_ids() -> None:
+    condition = attribute_condition(REPO_WITH_IDS, pulumi_preview_contexts(REPO_WITH_IDS, "main"))
+    assert condition.startswith("assertion.repository_owner_id == '1234567' && assertion.repository_id == '89012345' && (")
     assert "assertion.repository ==" not in condition
 
 
+def test_condition_never_reads_the_optional_environment_claim() -> None:
+    contexts = [*pulumi_deploy_contexts(REPO, "production", "main"), *app_deploy_contexts(REPO, ref=None, environment="vms")]
+    assert "assertion.environment" not in attribute_condition(REPO, contexts)
+
+
 def test_condition_on_the_repository_alone_is_refused() -> None:
-    with pytest.raises(ValueError, match="deploy ref or a GitHub environment"):
-        attribute_condition(REPO, ref=None, environment=None)
+    with pytest.raises(ValueError, match="at least one workflow context"):
+        attribute_condition(REPO, [])
 
 
-def test_principal_set_is_the_repository_never_the_pool() -> None:
-    assert (
-        repository_principal_set(POOL_NAME, REPO)
-        == f"principalSet://iam.googleapis.com/{POOL_NAME}/attribute.repository/example-org/ai-serving"
-    )
+def test_wildcards_and_overlong_subjects_are_refused() -> None:
+    with pytest.raises(ValueError, match="wildcard"):
+        attribute_condition(REPO, [TokenContext("repo:example-org/*")])
+    long_repo = GithubRepository("example-org", "r" * 100)
+    with pytest.raises(ValueError, match="127-byte"):
+        attribute_condition(long_repo, pulumi_deploy_contexts(long_repo, "production", "main"))
 
 
-def _identity(protect: bool = False) -> Evaluation:
-    args = GithubDeployIdentityArgs(
+def test_duplicate_and_subsumed_contexts_are_dropped() -> None:
+    contexts = [TokenContext(MAIN), TokenContext(MAIN), TokenContext(MAIN, "refs/heads/main"), TokenContext(STAGING_ENV, "refs/heads/main")]
+    assert distinct_contexts(contexts) == [TokenContext(MAIN), TokenContext(STAGING_ENV, "refs/heads/main")]
+
+
+def test_principal_is_one_subject_never_a_set() -> None:
+    assert subject_principal(POOL_NAME, PR) == f"principal://iam.googleapis.com/{POOL_NAME}/subject/{PR}"
+    with pytest.raises(ValueError, match="wildcard"):
+        subject_principal(POOL_NAME, "*")
+
+
+def identity_args(
+    *, protect: bool = False, ref: str | None = "refs/heads/main", environment: str | None = None
+) -> GithubDeployIdentityArgs:
+    return GithubDeployIdentityArgs(
         project="example-ai-serving-staging",
         pool_id="ai-serving-stg-github",
         deploy_account_id="ai-serving-stg-deploy",
-        repository=REPO_WITH_IDS,
-        ref="refs/heads/main",
-        environment="staging",
+        repository=REPO,
+        ref=ref,
+        environment=environment,
+        stack="staging",
+        main_branch="main",
+        pulumi_preview_account_id="ai-serving-stg-pulumi-preview",
+        pulumi_deploy_account_id="ai-serving-stg-pulumi-deploy",
+        grantable_project_roles=["roles/logging.logWriter"],
         protect=protect,
     )
 
+
+def evaluate_identity(args: GithubDeployIdentityArgs) -> Evaluation:
     def program() -> None:
         identity = GithubDeployIdentity("deploy", args)
         pulumi.export("provider", identity.provider_name)
         pulumi.export("account", identity.service_account_email)
+        pulumi.export("pulumiPreview", identity.pulumi_preview_service_account_email)
+        pulumi.export("pulumiDeploy", identity.pulumi_deploy_service_account_email)
 
     return run(program, stack="staging")
 
 
-def test_provider_trusts_github_with_condition_and_mapping() -> None:
-    ev = _identity()
-    provider = inputs(one(ev, "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"))
+@pytest.fixture(scope="module")
+def identity() -> Evaluation:
+    return evaluate_identity(identity_args())
+
+
+def test_provider_trusts_github_with_condition_and_mapping(identity: Evaluation) -> None:
+    provider = inputs(one(identity, PROVIDER))
     assert provider["oidc"]["issuerUri"] == GITHUB_ISSUER == "https://token.actions.githubusercontent.com"
     assert provider["attributeMapping"] == attribute_mapping()
-    assert provider["attributeCondition"] == attribute_condition(REPO_WITH_IDS, ref="refs/heads/main", environment="staging")
+    # Previews, the drift check and pulumi up of this stack; the staging app deploy (main) is one of them.
+    assert provider["attributeCondition"] == attribute_condition(
+        REPO, [TokenContext(PR), TokenContext(MAIN), TokenContext(STAGING_ENV, "refs/heads/main")]
+    )
     assert provider["workloadIdentityPoolId"] == "ai-serving-stg-github"
 
 
-def test_deploy_account_is_bound_to_the_repository_principal_set_only() -> None:
-    ev = _identity()
-    binding = inputs(one(ev, "gcp:serviceaccount/iAMMember:IAMMember"))
+def test_app_deploy_account_is_bound_to_its_deploy_subject_only(identity: Evaluation) -> None:
+    binding = inputs(one(identity, SA_BINDING, "deploy-wif-user"))
     assert binding["role"] == "roles/iam.workloadIdentityUser"
-    assert binding["member"] == repository_principal_set(POOL_NAME, REPO_WITH_IDS)
+    assert binding["member"] == subject_principal(POOL_NAME, MAIN)
     assert binding["serviceAccountId"] == (
         "projects/example-ai-serving-staging/serviceAccounts/ai-serving-stg-deploy@example-ai-serving-staging.iam.gserviceaccount.com"
     )
-    # The identity component grants nothing on the project: what the deploy may do is granted per VM (GpuVm).
-    assert not [r for r in ev.resources if r.type.startswith("gcp:projects/")]
 
 
-def test_outputs_are_the_provider_name_and_the_deploy_account() -> None:
-    assert _identity().outputs == {
+def test_app_deploy_in_an_environment_is_bound_to_the_environment_subject_and_checked_on_its_ref() -> None:
+    ev = evaluate_identity(identity_args(ref="refs/tags/release", environment="vms"))
+    env_subject = "repo:example-org/ai-serving:environment:vms"
+    assert inputs(one(ev, SA_BINDING, "deploy-wif-user"))["member"] == subject_principal(POOL_NAME, env_subject)
+    assert f"(assertion.sub == '{env_subject}' && assertion.ref == 'refs/tags/release')" in inputs(one(ev, PROVIDER))["attributeCondition"]
+
+
+def test_no_binding_names_the_pool_or_the_repository(identity: Evaluation) -> None:
+    members = [inputs(r)["member"] for r in of_type(identity, SA_BINDING)]
+    assert members and all(m.startswith(f"principal://iam.googleapis.com/{POOL_NAME}/subject/repo:") for m in members)
+    assert not [m for m in members if "principalSet" in m or "attribute." in m or m.endswith("/*")]
+
+
+def test_outputs_are_the_provider_and_the_three_accounts(identity: Evaluation) -> None:
+    assert identity.outputs == {
         "provider": f"{POOL_NAME}/providers/github-actions",
         "account": "ai-serving-stg-deploy@example-ai-serving-staging.iam.gserviceaccount.com",
+        "pulumiPreview": "ai-serving-stg-pulumi-preview@example-ai-serving-staging.iam.gserviceaccount.com",
+        "pulumiDeploy": "ai-serving-stg-pulumi-deploy@example-ai-serving-staging.iam.gserviceaccount.com",
     }
 
 
 @pytest.mark.parametrize("protect", [True, False])
 def test_pool_and_provider_are_protected_when_asked(protect: bool) -> None:
-    ev = _identity(protect)
+    ev = evaluate_identity(identity_args(protect=protect))
     assert one(ev, "gcp:iam/workloadIdentityPool:WorkloadIdentityPool").protect is protect
-    assert one(ev, "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider").protect is protect
+    assert one(ev, PROVIDER).protect is protect

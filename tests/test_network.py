@@ -3,6 +3,7 @@ from ipaddress import IPv4Network
 import pytest
 
 from components.aws.network import Network, NetworkArgs, nat_gateway_azs, plan_subnets, subnet_tags
+from infra.plan.standins import Context, resource_outputs
 from tests.harness import inputs, of_type, one, run
 
 AZS = ["us-west-2a", "us-west-2b", "us-west-2c"]
@@ -41,11 +42,21 @@ def test_single_nat_routes_every_private_subnet_through_it() -> None:
     assert len({r["natGatewayId"] for r in private_routes}) == 1
 
 
+def _nat_id(name: str) -> str:
+    typ = "aws:ec2/natGateway:NatGateway"
+    return resource_outputs(Context("us-west-2", None), typ, name, {})[0]
+
+
 def test_nat_per_az_keeps_egress_in_the_zone() -> None:
     ev = _network("perAz")
-    assert len(of_type(ev, "aws:ec2/natGateway:NatGateway")) == 3
-    gateways = {inputs(r)["routes"][0]["natGatewayId"] for r in of_type(ev, "aws:ec2/routeTable:RouteTable") if "private" in r.name}
-    assert len(gateways) == 3
+    nats = of_type(ev, "aws:ec2/natGateway:NatGateway")
+    assert sorted(n.name for n in nats) == [f"net-nat-{az}" for az in AZS]
+    for az in AZS:
+        # Each private subnet's route table leaves through the NAT gateway in its own AZ.
+        route = inputs(one(ev, "aws:ec2/routeTable:RouteTable", f"net-private-{az}"))["routes"][0]
+        assert route == {"cidrBlock": "0.0.0.0/0", "natGatewayId": _nat_id(f"net-nat-{az}")}
+        nat_subnet = inputs(one(ev, "aws:ec2/natGateway:NatGateway", f"net-nat-{az}"))["subnetId"]
+        assert nat_subnet == resource_outputs(Context("us-west-2", None), "aws:ec2/subnet:Subnet", f"net-public-{az}", {})[0]
 
 
 def test_private_subnets_carry_no_public_ips_and_eks_tags() -> None:

@@ -1,3 +1,4 @@
+import re
 from typing import Any
 
 import pytest
@@ -183,7 +184,8 @@ def test_gpu_asg_carries_node_template_tags_including_gpu_count() -> None:
     assert tags[f"{TEMPLATE}/taint/nvidia.com/gpu"]["tag"]["value"] == "true:NoSchedule"
     assert tags[f"{TEMPLATE}/label/{GPU_PRESENT_LABEL}"]["tag"]["value"] == "true"
     # The tag goes on the Auto Scaling group EKS created for the GPU node group (from the node group's outputs).
-    assert gpu["autoscalingGroupName"].startswith("eks-nodes-gpu-l40s-")
+    # EKS names it "eks-<node group name>-<uuid>", the node group name being Pulumi's auto-name.
+    assert re.fullmatch(r"eks-nodes-gpu-l40s-[0-9a-f]{7}-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", gpu["autoscalingGroupName"])
     assert {t["autoscalingGroupName"] for t in tags.values()} == {gpu["autoscalingGroupName"]}
 
 
@@ -217,8 +219,18 @@ def _raw_with(path: tuple[str, ...], value: Any, *, gpu_index: int | None = None
         (_raw_with(("cluster", "systemNodeGroup", "scaling"), {"minSize": 0, "desiredSize": 0, "maxSize": 2}), "systemNodeGroup.scaling"),
         (_raw_with(("name",), "system", gpu_index=0), r"gpuNodeGroups\[0\]\.name: got 'system'"),
         (_raw_with(("labels",), {"nvidia.com/gpu.present": "false"}, gpu_index=0), r"gpuNodeGroups\[0\]\.labels.*reserved"),
+        # Values and keys EKS would reject only at `pulumi up`.
+        (_raw_with(("labels",), {"team": "ml platform"}, gpu_index=0), r"gpuNodeGroups\[0\]\.labels\.team: got 'ml platform'"),
+        (_raw_with(("labels",), {"team": "x" * 64}, gpu_index=0), r"gpuNodeGroups\[0\]\.labels\.team: got 'x{64}'"),
+        (_raw_with(("labels",), {"-team": "ml"}, gpu_index=0), r"gpuNodeGroups\[0\]\.labels\.-team: got '-team'"),
+        (_raw_with(("labels",), {"example.com//team": "ml"}, gpu_index=0), r"gpuNodeGroups\[0\]\.labels"),
     ],
 )
 def test_node_group_config_rules(raw: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_stack_config(raw, "us-west-2")
+
+
+def test_valid_kubernetes_labels_are_accepted() -> None:
+    labels = {"team": "ml", "example.com/cost-center": "cc_4711", "tier": ""}
+    assert _gpu_cfg(labels=labels).labels == labels

@@ -4,6 +4,7 @@ from components.aws.eks_cluster import PREVIEW_GROUP
 from components.k8s.preview_access import (
     POLICY_NAME,
     ROLE_NAME,
+    TOKEN_REQUEST_DENIED,
     PreviewAccess,
     dry_run_only_binding,
     dry_run_only_policy,
@@ -36,8 +37,14 @@ def test_guard_rejects_every_non_dry_run_write_of_the_group() -> None:
     assert set(rule["operations"]) == {"CREATE", "UPDATE", "DELETE", "CONNECT"}
     (condition,) = spec["matchConditions"]
     assert f"'{PREVIEW_GROUP}' in request.userInfo.groups" in condition["expression"]
-    (validation,) = spec["validations"]
-    assert validation["expression"] == "has(request.dryRun) && request.dryRun"
+    dry_run, no_tokens = spec["validations"]
+    assert dry_run["expression"] == "has(request.dryRun) && request.dryRun"
+    # A dry-run TokenRequest still returns a real token: the group may not request tokens at all. The optional
+    # subResource field is guarded with has(), or every request without one would fail evaluation (fail closed).
+    assert no_tokens["expression"] == TOKEN_REQUEST_DENIED
+    assert TOKEN_REQUEST_DENIED.startswith("!(has(request.subResource) && request.subResource == 'token'")
+    assert "request.resource.resource == 'serviceaccounts'" in TOKEN_REQUEST_DENIED
+    assert no_tokens["reason"] == dry_run["reason"] == "Forbidden"
     binding = dry_run_only_binding()["spec"]
     assert binding == {"policyName": POLICY_NAME, "validationActions": ["Deny"]}
 

@@ -76,6 +76,7 @@ def test_checked_in_stacks_serve_a_model_each() -> None:
         ),
         (lambda m: m["vllm"].update(extraArgs=["--max-num-seqs=8"]), "models[0].vllm.extraArgs", "set from the typed settings"),
         (lambda m: m["vllm"].update(extraArgs=["--api-key=x"]), "models[0].vllm.extraArgs", "--api-key is not allowed"),
+        (lambda m: m["vllm"].update(extraArgs=["--hf-token=hf_x"]), "models[0].vllm.extraArgs", "--hf-token is not allowed"),
         (lambda m: m["vllm"].update(extraArgs=["--trust-remote-code"]), "models[0].vllm.extraArgs", "--trust-remote-code is not allowed"),
         (lambda m: m["vllm"].update(extraArgs=["--seed=1", "--seed=2"]), "models[0].vllm.extraArgs", "each flag may appear once"),
         (lambda m: m.update(canary={"steps": [{"setWeight": 50}, {"setWeight": 25}]}), "models[0].canary.steps", "strictly increasing"),

@@ -271,6 +271,14 @@ def test_services_select_all_model_pods() -> None:
         assert svc["spec"]["ports"] == [{"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"}]
 
 
+def test_services_do_not_wait_for_pods_the_rollout_creates_later() -> None:
+    # pulumi-kubernetes otherwise waits 10 min for ready endpoints, but the Rollout is applied after its Services
+    # and its pods take up to modelLoadTimeoutSeconds: every first deploy would fail.
+    spec = _spec()
+    for role in ("all", "stable", "canary"):
+        assert objects.service(spec, f"x-{role}", NS, role)["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
+
+
 def test_service_account_mounts_a_token_only_for_irsa() -> None:
     spec = _spec()
     assert objects.service_account(spec, NS, None)["automountServiceAccountToken"] is False

@@ -168,6 +168,15 @@ def test_client_service_selects_stable_and_canary_pods(evaluation: Evaluation) -
     assert service["spec"]["selector"] == {"app.kubernetes.io/name": "qwen-7b", "app.kubernetes.io/component": "vllm-server"}
 
 
+def test_services_are_applied_without_waiting_for_endpoints(evaluation: Evaluation) -> None:
+    rollout = one(evaluation, "kubernetes:argoproj.io/v1alpha1:Rollout", "qwen-7b-rollout")
+    for role in ("all", "stable", "canary"):
+        service = one(evaluation, "kubernetes:core/v1:Service", f"qwen-7b-svc-{role}")
+        # The Rollout (which creates the pods) waits for the Services, so they must not wait for the pods.
+        assert service.urn in rollout.dependencies
+        assert inputs(service)["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+
+
 def _dependency_names(ev: Evaluation, resource: RecordedResource) -> set[str]:
     by_urn = {r.urn: r.name for r in ev.resources}
     return {by_urn[d] for d in resource.dependencies if d in by_urn}

@@ -155,6 +155,26 @@ def test_preview_runs_for_same_repository_pull_requests_without_environment() ->
     assert (step["command"], step["diff"], step["comment-on-pr"]) == ("preview", True, True)
     google = next(s for s in job["steps"] if _uses(s, "google-github-actions/auth"))
     assert google["if"] == "matrix.gcp-provider != ''"
+    _assert_gcp_preview_identity(job)
+
+
+def _assert_gcp_preview_identity(job: dict[str, Any]) -> None:
+    """Previews and drift checks impersonate each stack's read-only pulumi-preview account (repository variables)."""
+    for entry in job["strategy"]["matrix"]["include"]:
+        suffix = entry["stack"].upper()
+        assert entry["gcp-provider"] == f"${{{{ vars.GCP_WORKLOAD_IDENTITY_PROVIDER_{suffix} }}}}"
+        assert entry["gcp-service-account"] == f"${{{{ vars.GCP_PULUMI_PREVIEW_SERVICE_ACCOUNT_{suffix} }}}}"
+    google = next(s for s in job["steps"] if _uses(s, "google-github-actions/auth"))
+    assert google["with"] == {
+        "workload_identity_provider": "${{ matrix.gcp-provider }}",
+        "service_account": "${{ matrix.gcp-service-account }}",
+    }
+
+
+def test_pulumi_jobs_never_use_the_app_deploy_account() -> None:
+    # The app deploy identity (SSH over IAP to the VMs) is not for Pulumi; its variables have their own names.
+    for path in FILES:
+        assert "GCP_APP_DEPLOY" not in path.read_text(), path.name
 
 
 def test_deploy_runs_staging_then_production_in_their_environments_one_at_a_time() -> None:
@@ -169,6 +189,13 @@ def test_deploy_runs_staging_then_production_in_their_environments_one_at_a_time
         aws = next(s for s in job["steps"] if _uses(s, "aws-actions/configure-aws-credentials"))
         # The environment's own variable: each stack has its own deploy role.
         assert aws["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+        google = next(s for s in job["steps"] if _uses(s, "google-github-actions/auth"))
+        assert google["if"] == "vars.GCP_WORKLOAD_IDENTITY_PROVIDER != ''"
+        # Environment variables too: each stack's own provider and pulumi-deploy account.
+        assert google["with"] == {
+            "workload_identity_provider": "${{ vars.GCP_WORKLOAD_IDENTITY_PROVIDER }}",
+            "service_account": "${{ vars.GCP_PULUMI_DEPLOY_SERVICE_ACCOUNT }}",
+        }
         step = _pulumi_step(job)["with"]
         assert step["command"] == "up" and step["stack-name"].endswith(stack)
 
@@ -181,6 +208,7 @@ def test_drift_check_refreshes_and_expects_no_changes_on_a_schedule() -> None:
     assert "environment" not in job
     step = _pulumi_step(job)["with"]
     assert (step["command"], step["refresh"], step["expect-no-changes"]) == ("preview", True, True)
+    _assert_gcp_preview_identity(job)
 
 
 def test_tool_versions_match_the_project_pins() -> None:

@@ -43,7 +43,3 @@ GPU_INSTANCES: dict[str, GpuInstance] = {
     "p5e.48xlarge": GpuInstance(8, "nvidia-h200", 141),
     "p5en.48xlarge": GpuInstance(8, "nvidia-h200", 141),
 }
-
-
-def gpu_instance(instance_type: str) -> GpuInstance | None:
-    return GPU_INSTANCES.get(instance_type)

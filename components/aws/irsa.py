@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-STS_AUDIENCE = "sts.amazonaws.com"
+from .iam_policies import STS_AUDIENCE
 
 
 def issuer_host(oidc_provider_url: str) -> str:

@@ -143,6 +143,17 @@ def deploy_read_permissions(managed_group: bool) -> list[str]:
     return permissions
 
 
+def deploy_role_id(name_prefix: str) -> str:
+    """Id of the custom role holding `deploy_read_permissions` (role ids allow no dashes)."""
+    return f"{name_prefix.replace('-', '_')}_deploy_ssh"
+
+
+def project_roles_granted(project: str, name_prefix: str) -> list[str]:
+    """Every role GpuVm may grant on the project (whatever the layout): the limit of what `pulumi up` from CI
+    may grant there (components/gcp/pulumi_roles.py)."""
+    return [*VM_PROJECT_ROLES, f"projects/{project}/roles/{deploy_role_id(name_prefix)}", OS_LOGIN_ROLE]
+
+
 def group_instances_condition(project: str, zones: list[str], base_instance_name: str) -> str:
     """IAM condition matching the VMs a managed group creates (their names are not known in advance)."""
     names = " || ".join(f"resource.name.startsWith('projects/{project}/zones/{zone}/instances/{base_instance_name}-')" for zone in zones)
@@ -409,7 +420,7 @@ class GpuVm(pulumi.ComponentResource):
         read_role = gcp.projects.IAMCustomRole(
             f"{name}-deployer-read",
             project=project,
-            role_id=f"{args.name_prefix.replace('-', '_')}_deploy_ssh",
+            role_id=deploy_role_id(args.name_prefix),
             title=f"{args.name_prefix} deploy over IAP (read)",
             description="What gcloud compute ssh reads before connecting; no write permission.",
             permissions=deploy_read_permissions(args.managed_group is not None),

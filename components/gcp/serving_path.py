@@ -1,4 +1,4 @@
-"""Compose the GCP serving path from the `ai-serving:gcp` config: network, CI deploy identity, GPU VMs."""
+"""Compose the GCP serving path from the `ai-serving:gcp` config: network, CI identities (WIF), GPU VMs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pulumi
 from infra.config.aws import GithubConfig
 from infra.config.gcp import GcpConfig
 
-from .gpu_vm import AppSpec, DeployAccess, DiskSpec, GpuVm, GpuVmArgs, ManagedGroupSpec
+from .gpu_vm import AppSpec, DeployAccess, DiskSpec, GpuVm, GpuVmArgs, ManagedGroupSpec, project_roles_granted
 from .machines import GpuShape
 from .network import GcpNetwork, GcpNetworkArgs
 from .wif import GithubDeployIdentity, GithubDeployIdentityArgs, GithubRepository
@@ -30,7 +30,7 @@ def deploy_ref(gcp: GcpConfig, github: GithubConfig) -> str | None:
 
 
 def build_gcp_serving_path(
-    gcp: GcpConfig, github: GithubConfig, *, tier: str, project: str, protect: bool, app_env: pulumi.Input[str]
+    gcp: GcpConfig, github: GithubConfig, *, stack: str, tier: str, project: str, protect: bool, app_env: pulumi.Input[str]
 ) -> GcpServingPath:
     prefix = gcp.name_prefix
     network = GcpNetwork(
@@ -45,6 +45,11 @@ def build_gcp_serving_path(
             repository=GithubRepository(github.org, github.repo, github.owner_id, github.repository_id),
             ref=deploy_ref(gcp, github),
             environment=gcp.deploy.github_environment,
+            stack=stack,
+            main_branch=github.main_branch,
+            pulumi_preview_account_id=f"{prefix}-pulumi-preview",
+            pulumi_deploy_account_id=f"{prefix}-pulumi-deploy",
+            grantable_project_roles=project_roles_granted(project, prefix),
             protect=protect,
         ),
     )

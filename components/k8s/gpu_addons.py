@@ -218,7 +218,6 @@ class GpuAddonsArgs:
     system_node_selector: dict[str, str]
     # Nodes the add-ons run on: the autoscaler waits for the system group before installing.
     depends_on: list[pulumi.Resource] = field(default_factory=list)
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 class GpuAddons(pulumi.ComponentResource):

@@ -4,7 +4,8 @@ pulumi-kubernetes computes preview diffs with server-side-apply dry runs (PATCH/
 Kubernetes authorizes a dry run exactly like the real request: a view-only role cannot preview. So the preview
 group gets the write verbs in RBAC, and a ValidatingAdmissionPolicy rejects every request from that group that
 is not a dry run. Admission policies never apply to admission-policy objects themselves, so the group gets no
-verbs on admissionregistration.k8s.io at all (it could otherwise switch the guard off).
+verbs on admissionregistration.k8s.io at all (it could otherwise switch the guard off). The TokenRequest API
+(serviceaccounts/token) issues a real token even for a dry run, so the policy rejects those requests outright.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from components.aws.eks_cluster import PREVIEW_GROUP
 ROLE_NAME = "ai-serving:ci-preview-dry-run"
 POLICY_NAME = "ai-serving-ci-preview-dry-run-only"
 DRY_RUN_VERBS = ["create", "patch", "update"]
+# RBAC's resources "*" includes subresources, and serviceaccounts/token ignores dryRun (see dry_run_only_policy).
+TOKEN_REQUEST_DENIED = "!(has(request.subResource) && request.subResource == 'token' && request.resource.resource == 'serviceaccounts')"
 # API groups of the objects this program manages. Extend it when a component adds kinds from another group,
 # or previews of those kinds fail with "forbidden" for the preview role. Never add admissionregistration.k8s.io.
 PREVIEW_WRITE_API_GROUPS = (
@@ -32,7 +35,6 @@ PREVIEW_WRITE_API_GROUPS = (
     "scheduling.k8s.io",
     "apiextensions.k8s.io",
     "monitoring.coreos.com",
-    "keda.sh",
     "argoproj.io",
 )
 
@@ -101,7 +103,14 @@ def dry_run_only_policy() -> dict[str, Any]:
                     "expression": "has(request.dryRun) && request.dryRun",
                     "message": "the CI preview role may only send dry-run requests",
                     "reason": "Forbidden",
-                }
+                },
+                {
+                    # The TokenRequest API ignores dryRun and returns a real token: a "dry-run" token request for
+                    # any service account would hand the preview role that account's permissions.
+                    "expression": TOKEN_REQUEST_DENIED,
+                    "message": "the CI preview role may not request service-account tokens, not even as a dry run",
+                    "reason": "Forbidden",
+                },
             ],
         },
     }

@@ -13,7 +13,7 @@ from typing import Any
 from infra.config.serving import CANARY_SURGE_PODS, ModelSpec
 
 from .vllm_canary import canary_steps
-from .vllm_pod import HTTP_PORT, PodContext, pod_template, vllm_args
+from .vllm_pod import HTTP_PORT, PodContext, pod_template, quantity, vllm_args
 
 ROLLOUT_API = "argoproj.io/v1alpha1"
 # The custom metric prometheus-adapter serves per pod (vllm:num_requests_waiting renamed: no ':' in the API).
@@ -22,6 +22,10 @@ VERSION_LABEL = "ai-serving/model-version"
 # Node provisioning (scale from zero) on top of the model load, before Argo calls a rollout stuck.
 NODE_PROVISIONING_SECONDS = 600
 ROLLBACK_WINDOW_REVISIONS = 3
+# pulumi-kubernetes waits (10 min, then fails) until a Service with a selector has ready endpoints. The model's pods
+# come from the Rollout, which is applied after its Services and needs up to modelLoadTimeoutSeconds to get ready:
+# waiting would fail every first deploy. Argo Rollouts, not Pulumi, judges the pods behind these Services.
+SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
 
 
 @dataclass(frozen=True)
@@ -125,17 +129,13 @@ def service(spec: ModelSpec, name: str, namespace: str, role: str) -> dict[str, 
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _meta(name, namespace, labels),
+        "metadata": _meta(name, namespace, labels, dict(SKIP_AWAIT)),
         "spec": {
             "type": "ClusterIP",
             "selector": selector_labels(spec),
             "ports": [{"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP"}],
         },
     }
-
-
-def _quantity(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{round(value * 1000)}m"
 
 
 def hpa(spec: ModelSpec, namespace: str) -> dict[str, Any]:
@@ -154,7 +154,7 @@ def hpa(spec: ModelSpec, namespace: str) -> dict[str, Any]:
                     "type": "Pods",
                     "pods": {
                         "metric": {"name": QUEUE_METRIC},
-                        "target": {"type": "AverageValue", "averageValue": _quantity(a.target_waiting_requests_per_pod)},
+                        "target": {"type": "AverageValue", "averageValue": quantity(a.target_waiting_requests_per_pod)},
                     },
                 }
             ],

@@ -102,7 +102,7 @@ def probes(spec: ModelSpec) -> dict[str, dict[str, Any]]:
 def resources(spec: ModelSpec) -> dict[str, dict[str, Any]]:
     r = spec.resources
     amounts = {
-        "cpu": _cpu(r.cpu),
+        "cpu": quantity(r.cpu),
         "memory": f"{r.memory_gib}Gi",
         "ephemeral-storage": f"{r.ephemeral_storage_gib + HOME_SIZE_GIB + TMP_SIZE_GIB}Gi",
         "nvidia.com/gpu": str(spec.gpus_per_replica),
@@ -111,8 +111,9 @@ def resources(spec: ModelSpec) -> dict[str, dict[str, Any]]:
     return {"requests": dict(amounts), "limits": dict(amounts)}
 
 
-def _cpu(cores: float) -> str:
-    return str(int(cores)) if float(cores).is_integer() else f"{round(cores * 1000)}m"
+def quantity(value: float) -> str:
+    """A Kubernetes quantity: whole numbers as they are, fractions in milli-units (2.5 -> "2500m")."""
+    return str(int(value)) if float(value).is_integer() else f"{round(value * 1000)}m"
 
 
 def env(spec: ModelSpec, ctx: PodContext) -> list[dict[str, Any]]:

@@ -8,8 +8,9 @@ program declares anything.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Network
 from typing import Annotated, Any, Literal
 
@@ -118,36 +119,58 @@ CROSS_FIELD_CHECKS: list[Callable[[StackConfig, Environment], list[ConfigProblem
 ]
 
 
-def load_stack_config(raw: dict[str, Any], region: str | None) -> StackConfig:
+def load_stack_config(raw: dict[str, Any], region: str | None, encrypted_keys: frozenset[str] | None = None) -> StackConfig:
     """Parse `ai-serving:*` values (already JSON-decoded, keyed without the namespace) into a StackConfig.
 
-    Secret keys (SECRET_KEYS) are not part of StackConfig: the rules only learn whether they are set.
+    Secret keys (SECRET_KEYS) are not part of StackConfig: the rules only learn whether they are set, and that
+    they were set as secrets. `encrypted_keys` are the keys Pulumi holds encrypted; by default, those whose value
+    in a stack file is `{secure: ...}`.
     """
+    if encrypted_keys is None:
+        encrypted_keys = frozenset(k for k, v in raw.items() if isinstance(v, dict) and set(v) == {"secure"})
     secrets_present = frozenset(k for k in raw if k in SECRET_KEYS)
+    plain_text_secrets = [
+        # The value itself is never echoed: it is a credential.
+        ConfigProblem(key_path(k), "<plain text, not shown>", f"must be set encrypted: pulumi config set --secret {NAMESPACE}:{k}")
+        for k in sorted(secrets_present - encrypted_keys)
+    ]
     try:
         cfg = StackConfig.model_validate({k: v for k, v in raw.items() if k not in SECRET_KEYS})
     except ValidationError as err:
-        raise ConfigError(problems_from_validation_error(err)) from None
+        raise ConfigError(_values_hidden(plain_text_secrets + problems_from_validation_error(err), encrypted_keys)) from None
     env = Environment(region, secrets_present)
-    problems = [p for check in CROSS_FIELD_CHECKS for p in check(cfg, env)]
+    problems = plain_text_secrets + [p for check in CROSS_FIELD_CHECKS for p in check(cfg, env)]
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(_values_hidden(problems, encrypted_keys))
     return cfg
 
 
-def read_pulumi_config() -> tuple[dict[str, Any], str | None]:
-    """Collect the `ai-serving:*` keys and aws:region from the running Pulumi program's config."""
+def _values_hidden(problems: list[ConfigProblem], encrypted_keys: frozenset[str]) -> list[ConfigProblem]:
+    """The problems, without the values of encrypted keys (a misspelt secret key, a setting set with --secret):
+    under `pulumi up` those arrive decrypted, and problem lines end up in CI logs."""
+
+    def top_key(path: str) -> str:
+        return re.split(r"[.\[]", path.removeprefix(f"{NAMESPACE}:"), maxsplit=1)[0]
+
+    return [replace(p, value="<secret, not shown>") if top_key(p.path) in encrypted_keys else p for p in problems]
+
+
+def read_pulumi_config() -> tuple[dict[str, Any], str | None, frozenset[str]]:
+    """Collect the `ai-serving:*` keys, aws:region and which keys are secrets from the running program's config."""
     from pulumi.runtime import config as runtime_config
 
     merged: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     raw: dict[str, Any] = {}
+    encrypted: set[str] = set()
     for full_key, value in merged.items():
         namespace, _, key = full_key.partition(":")
         if namespace != NAMESPACE:
             continue
         raw[key] = _decode(value)
+        if runtime_config.is_config_secret(full_key):
+            encrypted.add(key)
     region = merged.get("aws:region")
-    return raw, region
+    return raw, region, frozenset(encrypted)
 
 
 def _decode(value: Any) -> Any:

@@ -15,6 +15,13 @@ DnsLabel = Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")]
 IamPrincipalArn = Annotated[str, Field(pattern=r"^arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")]
 CapacityType = Literal["ON_DEMAND", "SPOT"]
 GpuAmiType = Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"]
+# Kubernetes label syntax (an optional DNS-subdomain prefix, then a name of <= 63 characters; values <= 63): EKS
+# rejects anything else only when `pulumi up` creates the node group.
+LabelKey = Annotated[
+    str,
+    Field(pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"),
+]
+LabelValue = Annotated[str, Field(pattern=r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")]
 
 # The CPU group's name; its nodes carry ai-serving/node-group=system, so no GPU group may take it.
 SYSTEM_NODE_GROUP_NAME = "system"
@@ -89,7 +96,7 @@ class GpuNodeGroupConfig(StrictModel):
     scaling: ScalingConfig
     disk_size_gib: Annotated[int, Field(ge=50, le=16384)] = 200
     ami_type: GpuAmiType = "AL2023_x86_64_NVIDIA"
-    labels: dict[Annotated[str, Field(pattern=r"^[a-z0-9A-Z./-]{1,63}$")], str] = {}
+    labels: dict[LabelKey, LabelValue] = {}
 
     @field_validator("name")
     @classmethod

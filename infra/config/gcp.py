@@ -29,8 +29,11 @@ DEFAULT_BOOT_IMAGE = "projects/ubuntu-os-accelerator-images/global/images/family
 
 GcpRegion = Annotated[str, Field(pattern=r"^[a-z]+-[a-z]+\d+$")]
 GcpZone = Annotated[str, Field(pattern=r"^[a-z]+-[a-z]+\d+-[a-z]$")]
-# Short enough that "<prefix>-deploy" fits a service account id (30) and "<prefix>-github" a pool id (32).
+# "<prefix>-github" fits a pool id (32); the service account ids are checked by GcpConfig._not_reserved.
 NamePrefix = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,21}[a-z0-9]$")]
+# The longest name built from the prefix: a service account id (6-30 characters).
+LONGEST_ACCOUNT_SUFFIX = "-pulumi-preview"
+MAX_ACCOUNT_ID = 30
 LabelKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
 LabelValue = Annotated[str, Field(pattern=r"^[a-z0-9_-]{0,63}$")]
 DiskType = Literal["pd-balanced", "pd-ssd"]
@@ -146,6 +149,11 @@ class GcpConfig(StrictModel):
     def _not_reserved(cls, v: str) -> str:
         if v.startswith("gcp-"):
             raise ValueError("must not start with 'gcp-' (reserved for workload identity pool ids)")
+        limit = MAX_ACCOUNT_ID - len(LONGEST_ACCOUNT_SUFFIX)
+        if len(v) > limit:
+            raise ValueError(
+                f"must be at most {limit} characters, so that the service account id '{v}{LONGEST_ACCOUNT_SUFFIX}' fits {MAX_ACCOUNT_ID}"
+            )
         return v
 
 

@@ -65,6 +65,7 @@ _OWNED_FLAGS = frozenset(
 # Flags that put a secret on the command line (visible in the pod spec) or run code from the model repository.
 _FORBIDDEN_FLAGS = {
     "--api-key": "puts a secret in the pod spec; put authentication in front of the Service instead",
+    "--hf-token": "puts a secret in the pod spec and the serving record; set the huggingFaceToken config secret instead",
     "--trust-remote-code": "runs Python shipped with the model repository inside the serving pod",
 }
 

@@ -32,7 +32,9 @@ def build_plan(project_dir: Path, stack: str) -> Plan:
     stack_file = read_stack_file(project_dir, stack)
     raw = {k.split(":", 1)[1]: v for k, v in stack_file.config.items() if k.startswith(f"{stack_file.project}:")}
     region = stack_file.config.get("aws:region")
-    cfg = load_stack_config(raw, region)
+    namespace = f"{stack_file.project}:"
+    encrypted = frozenset(k.removeprefix(namespace) for k in stack_file.secret_keys if k.startswith(namespace))
+    cfg = load_stack_config(raw, region, encrypted)
     gcp_project = stack_file.config.get("gcp:project")
     evaluation = evaluate(
         program.main,

@@ -174,8 +174,10 @@ def _eks_cluster(ctx: Context, name: str, inputs: dict[str, Any]) -> dict[str, A
 
 
 def _eks_node_group(ctx: Context, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    group = inputs.get("nodeGroupName", name)
+    # Auto-named like any other resource; EKS names the group's Auto Scaling group "eks-<node group>-<uuid>".
+    group = inputs.get("nodeGroupName") or auto_name(ctx, "aws:eks/nodeGroup:NodeGroup", name)
     return {
+        "nodeGroupName": group,
         "arn": f"arn:aws:eks:{ctx.region}:{ACCOUNT_ID}:nodegroup/{inputs.get('clusterName', 'cluster')}/{group}/{_uuid(name)}",
         "status": "ACTIVE",
         "resources": [{"autoscalingGroups": [{"name": f"eks-{group}-{_uuid('asg', name)}"}], "remoteAccessSecurityGroupId": ""}],
