@@ -223,3 +223,11 @@ def test_tool_versions_match_the_project_pins() -> None:
                 assert step["with"]["pulumi-version"] == sdk[1], f"{path.name}: Pulumi CLI and SDK versions differ"
             if _uses(step, "astral-sh/setup-uv"):
                 assert step["with"]["version"] == uv[1], f"{path.name}: uv differs from ./dev"
+
+
+@pytest.mark.parametrize("name", ["deploy.yml", "drift.yml", "pr-preview.yml"])
+def test_jobs_that_reach_the_cluster_run_on_a_configurable_runner(name: str) -> None:
+    # GitHub-hosted runners have no fixed address; cluster.publicAccessCidrs must admit the runner, so operators
+    # point PULUMI_RUNNER at a self-hosted runner in the VPC or a larger runner with static IPs.
+    for job in _workflow(name)["jobs"].values():
+        assert job["runs-on"] == "${{ vars.PULUMI_RUNNER || 'ubuntu-24.04' }}"
