@@ -19,10 +19,11 @@ from components.aws.eks_cluster import (
     preview_access,
 )
 from components.aws.github_oidc import GithubCiIdentity, GithubCiIdentityArgs
-from components.aws.iam_policies import GithubRepository, StateBackend, stack_name_prefix
+from components.aws.iam_policies import StateBackend, stack_name_prefix
 from components.aws.network import Network, NetworkArgs
 from components.aws.node_groups import SYSTEM_NODE_SELECTOR, NodeGroups, NodeGroupsArgs, gpu_group_spec, system_group_spec
 from components.gcp.serving_path import build_gcp_serving_path
+from components.github_subjects import GithubRepository
 from components.k8s.argocd import ArgoCd
 from components.k8s.gpu_addons import GpuAddons, GpuAddonsArgs
 from components.k8s.preview_access import PreviewAccess
@@ -58,7 +59,7 @@ def build(cfg: StackConfig) -> None:
 
 
 def build_aws_platform(cfg: StackConfig) -> AwsPlatform:
-    """Issue 2: network, CI identity, ECR, EKS cluster, node groups, GPU add-ons."""
+    """Network, CI identity, ECR, EKS cluster, node groups, GPU add-ons."""
     network = Network(
         "network",
         NetworkArgs(
@@ -174,7 +175,7 @@ def build_aws_platform(cfg: StackConfig) -> AwsPlatform:
 
 
 def build_serving(cfg: StackConfig, platform: AwsPlatform) -> None:
-    """Issue 3: serving add-ons (Argo Rollouts, Prometheus stack, adapter, DCGM) and one VllmService per model."""
+    """Serving add-ons (Argo Rollouts, Prometheus stack, adapter, DCGM) and one VllmService per model."""
     if cfg.serving is not None:
         secrets = pulumi.Config("ai-serving")
         uses_hf = any(m.source_kind == "huggingface" for m in cfg.models)
@@ -212,7 +213,7 @@ def build_serving(cfg: StackConfig, platform: AwsPlatform) -> None:
 
 
 def build_gcp(cfg: StackConfig) -> None:
-    """Issue 4: GPU VMs on Compute Engine, their network and secret, and WIF for CI deploys."""
+    """GPU VMs on Compute Engine, their network and secret, and WIF for CI deploys."""
     if cfg.gcp is not None and cfg.gcp.enabled:
         gcp_path = build_gcp_serving_path(
             cfg.gcp,
@@ -235,7 +236,7 @@ def build_gcp(cfg: StackConfig) -> None:
 
 
 def build_delivery(cfg: StackConfig, platform: AwsPlatform) -> None:
-    """Issue 5: Argo CD with its AppProject and Applications."""
+    """Argo CD with its AppProject and Applications."""
     if cfg.argocd is not None:
         # Children inherit the cluster's provider; the chart waits for its pods, so the nodes must exist first.
         argocd = ArgoCd(

@@ -10,19 +10,16 @@ from components.aws.iam_policies import (
     ECR_MANAGE_ACTIONS,
     READ_ONLY_ACCESS_ARN,
     DeployScope,
-    GithubRepository,
     StateBackend,
-    branch_subject,
     ci_role_names,
     deploy_policy,
-    environment_subject,
     github_trust_policy,
     image_push_policy,
     preview_inline_policy,
     preview_subjects,
-    pull_request_subject,
     stack_name_prefix,
 )
+from components.github_subjects import GithubRepository, branch_subject, environment_subject, pull_request_subject
 from infra.config import ConfigError, load_stack_config
 from infra.plan.engine import Evaluation
 from tests.harness import inputs, of_type, one, run, stack_config

@@ -10,19 +10,18 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.github_subjects import GithubRepository, branch_subject, environment_subject
+
 from .iam_policies import (
     GITHUB_OIDC_URL,
     READ_ONLY_ACCESS_ARN,
     STACK_TAG_KEY,
     STS_AUDIENCE,
     DeployScope,
-    GithubRepository,
     StateBackend,
-    branch_subject,
     ci_role_names,
     deploy_policy,
     ecr_repository_arn,
-    environment_subject,
     github_trust_policy,
     image_push_policy,
     preview_inline_policy,

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from components.github_subjects import GithubRepository, branch_subject, pull_request_subject
+
 PolicyDocument = dict[str, Any]
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -39,39 +41,6 @@ _WILDCARDS = re.compile(r"[*?]")
 
 
 # --- GitHub Actions OIDC trust -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GithubRepository:
-    """The repository whose workflows may assume the CI roles. With both numeric ids set, subjects use
-    GitHub's immutable form, which survives renames and cannot be claimed by a re-created namesake."""
-
-    org: str
-    repo: str
-    owner_id: int | None = None
-    repository_id: int | None = None
-
-    @property
-    def subject_prefix(self) -> str:
-        if self.owner_id is not None and self.repository_id is not None:
-            return f"repo:{self.org}@{self.owner_id}/{self.repo}@{self.repository_id}"
-        return f"repo:{self.org}/{self.repo}"
-
-
-def pull_request_subject(repo: GithubRepository) -> str:
-    """`sub` of a pull-request job that declares no `environment:` (fork PRs get no token at all)."""
-    return f"{repo.subject_prefix}:pull_request"
-
-
-def environment_subject(repo: GithubRepository, environment: str) -> str:
-    """`sub` of any job that declares `environment: <environment>`, whatever its trigger or branch."""
-    return f"{repo.subject_prefix}:environment:{environment}"
-
-
-def branch_subject(repo: GithubRepository, branch: str) -> str:
-    """`sub` of a push-triggered or scheduled job on `branch` that declares no `environment:` (scheduled
-    workflows run on the default branch)."""
-    return f"{repo.subject_prefix}:ref:refs/heads/{branch}"
 
 
 def preview_subjects(repo: GithubRepository, main_branch: str) -> list[str]:

@@ -23,6 +23,8 @@ from functools import partial
 import pulumi
 import pulumi_gcp as gcp
 
+from components.github_subjects import GithubRepository, environment_subject, pull_request_subject, ref_subject
+
 from .pulumi_roles import PROJECT_IAM_ADMIN_ROLE, PULUMI_DEPLOY_ROLES, PULUMI_PREVIEW_ROLES, grant_limit_condition
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
@@ -30,40 +32,6 @@ WORKLOAD_IDENTITY_USER_ROLE = "roles/iam.workloadIdentityUser"
 # Google rejects tokens whose mapped google.subject is longer, and caps the attribute condition.
 MAX_SUBJECT_BYTES = 127
 MAX_CONDITION_CHARS = 4096
-
-
-@dataclass(frozen=True)
-class GithubRepository:
-    org: str
-    repo: str
-    owner_id: int | None = None
-    repository_id: int | None = None
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.org}/{self.repo}"
-
-    @property
-    def subject_prefix(self) -> str:
-        """With both ids, GitHub's immutable subject form (same rule as the AWS roles' trust)."""
-        if self.owner_id is not None and self.repository_id is not None:
-            return f"repo:{self.org}@{self.owner_id}/{self.repo}@{self.repository_id}"
-        return f"repo:{self.org}/{self.repo}"
-
-
-def pull_request_subject(repo: GithubRepository) -> str:
-    """`sub` of a pull-request job without `environment:` (fork pull requests get no token at all)."""
-    return f"{repo.subject_prefix}:pull_request"
-
-
-def ref_subject(repo: GithubRepository, ref: str) -> str:
-    """`sub` of a push, scheduled or dispatched job on `ref` (refs/heads/… or refs/tags/…) without `environment:`."""
-    return f"{repo.subject_prefix}:ref:{ref}"
-
-
-def environment_subject(repo: GithubRepository, environment: str) -> str:
-    """`sub` of any job that declares `environment: <environment>`, whatever its ref (the ref is another claim)."""
-    return f"{repo.subject_prefix}:environment:{environment}"
 
 
 @dataclass(frozen=True)

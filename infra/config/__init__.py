@@ -11,7 +11,6 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from ipaddress import IPv4Network
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError
@@ -26,9 +25,7 @@ __all__ = ["SECRET_KEYS", "ConfigError", "ConfigProblem", "StackConfig", "load_s
 
 # Keys set with `pulumi config set --secret`. They are read with pulumi.Config.require_secret where used, never
 # parsed into StackConfig, so their values stay wrapped as secrets end to end.
-SECRET_KEYS: frozenset[str] = frozenset() | SERVING_SECRET_KEYS | {APP_ENV_SECRET_KEY}
-
-_OPEN_TO_WORLD = IPv4Network("0.0.0.0/0")
+SECRET_KEYS: frozenset[str] = SERVING_SECRET_KEYS | {APP_ENV_SECRET_KEY}
 
 
 class StackConfig(StrictModel):
@@ -45,10 +42,10 @@ class StackConfig(StrictModel):
     # Argo CD and its Applications (unset: not installed).
     argocd: ArgoCdConfig | None = None
     model_gate: ModelGateConfig = ModelGateConfig()
-    # Serving layer (issue 3): cluster add-ons (unset: not installed) and the served models.
+    # Serving layer: cluster add-ons (unset: not installed) and the served models.
     serving: ServingConfig | None = None
     models: list[ModelSpec] = []
-    # GCP GPU VM path (issue 4): unset or enabled: false means no GCP resources.
+    # GCP GPU VM path: unset or enabled: false means no GCP resources.
     gcp: GcpConfig | None = None
 
 

@@ -275,8 +275,8 @@ class AlertThresholds(StrictModel):
     gpu_memory_used_ratio: Annotated[float, Field(ge=0.5, le=1)] = 0.97
     # GPU busy percent sustained for 30 minutes: the model is saturated.
     gpu_utilization_saturated_percent: Annotated[int, Field(ge=50, le=100)] = 95
-    # Container restarts in 30 minutes.
-    restarts_per_30m: Annotated[int, Field(ge=1, le=100)] = 3
+    # Container restarts in 30 minutes. The explicit alias: the camelCase generator would spell it restartsPer30M.
+    restarts_per_30m: Annotated[int, Field(ge=1, le=100, alias="restartsPer30m")] = 3
 
 
 class ServingConfig(StrictModel):

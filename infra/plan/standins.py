@@ -188,7 +188,7 @@ def _launch_template(ctx: Context, name: str, inputs: dict[str, Any]) -> dict[st
     return {"latestVersion": 1, "defaultVersion": 1}
 
 
-# --- GCP (issue 4): self links, service account identities, workload identity and secret names ---
+# --- GCP: self links, service account identities, workload identity and secret names ---
 _COMPUTE_API = "https://www.googleapis.com/compute/v1"
 
 
@@ -287,16 +287,6 @@ _COMPUTED: dict[str, ComputedRule] = {
     "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
     **_GCP_COMPUTED,
 }
-
-
-def register_computed(typ: str) -> Callable[[ComputedRule], ComputedRule]:
-    """Decorator for modules that add stand-in rules for further resource types."""
-
-    def wrap(rule: ComputedRule) -> ComputedRule:
-        _COMPUTED[typ] = rule
-        return rule
-
-    return wrap
 
 
 def resource_outputs(ctx: Context, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
