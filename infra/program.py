@@ -47,7 +47,7 @@ class AwsPlatform:
 
 def main() -> None:
     raw, region, encrypted_keys = read_pulumi_config()
-    cfg = load_stack_config(raw, region, encrypted_keys)
+    cfg = load_stack_config(raw, region, encrypted_keys, pulumi.get_stack())
     build(cfg)
 
 

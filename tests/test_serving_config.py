@@ -225,3 +225,24 @@ def test_configured_steps_replace_the_default() -> None:
     raw = {**stack_config("staging")["models"][0], "canary": {"steps": [{"setWeight": 10}, {"pause": 0}, {"analysis": True}]}}
     steps = [s.model_dump(exclude_none=True) for s in effective_canary_steps(ModelSpec.model_validate(raw))]
     assert steps == [{"set_weight": 10}, {"pause": 0}, {"analysis": True}]
+
+
+def test_s3_model_name_must_leave_room_for_its_iam_role_name(production: Raw) -> None:
+    model = production["models"][0]
+    model["source"] = "s3://example-weights/qwen/"
+    model.pop("revision", None)
+    model["name"] = "qwen-7b-instruct-long-name"  # 26 characters
+    with pytest.raises(ConfigError) as err:
+        load_stack_config(production, "us-east-1", stack="production")
+    assert [str(p) for p in err.value.problems if "IAM role" in str(p)] == [
+        "ai-serving:models[0].name: got 'qwen-7b-instruct-long-name'; at most 21 characters in stack production for a model "
+        "read from S3: its IAM role name would be 69 > 64 characters"
+    ]
+    # The same name from Hugging Face creates no role, and a short S3 name fits.
+    model["name"] = "qwen-7b-s3"
+    problems = []
+    try:
+        load_stack_config(production, "us-east-1", stack="production")
+    except ConfigError as e:
+        problems = [str(p) for p in e.problems]
+    assert not any("IAM role" in p for p in problems)

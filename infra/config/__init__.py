@@ -55,6 +55,8 @@ class Environment:
 
     region: str | None
     secrets_present: frozenset[str]
+    # The Pulumi stack, when known: physical names (and their length limits) derive from it.
+    stack: str | None = None
 
 
 def _aws_platform_problems(cfg: StackConfig, env: Environment) -> list[ConfigProblem]:
@@ -116,7 +118,9 @@ CROSS_FIELD_CHECKS: list[Callable[[StackConfig, Environment], list[ConfigProblem
 ]
 
 
-def load_stack_config(raw: dict[str, Any], region: str | None, encrypted_keys: frozenset[str] | None = None) -> StackConfig:
+def load_stack_config(
+    raw: dict[str, Any], region: str | None, encrypted_keys: frozenset[str] | None = None, stack: str | None = None
+) -> StackConfig:
     """Parse `ai-serving:*` values (already JSON-decoded, keyed without the namespace) into a StackConfig.
 
     Secret keys (SECRET_KEYS) are not part of StackConfig: the rules only learn whether they are set, and that
@@ -135,7 +139,7 @@ def load_stack_config(raw: dict[str, Any], region: str | None, encrypted_keys: f
         cfg = StackConfig.model_validate({k: v for k, v in raw.items() if k not in SECRET_KEYS})
     except ValidationError as err:
         raise ConfigError(_values_hidden(plain_text_secrets + problems_from_validation_error(err), encrypted_keys)) from None
-    env = Environment(region, secrets_present)
+    env = Environment(region, secrets_present, stack)
     problems = plain_text_secrets + [p for check in CROSS_FIELD_CHECKS for p in check(cfg, env)]
     if problems:
         raise ConfigError(_values_hidden(problems, encrypted_keys))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from .aws import GpuNodeGroupConfig
-from .base import ConfigProblem, StrictModel, key_path
+from .base import NAMESPACE, ConfigProblem, StrictModel, key_path
 
 if TYPE_CHECKING:
     from . import Environment, StackConfig
@@ -339,6 +339,8 @@ def serving_problems(cfg: StackConfig, env: Environment) -> list[ConfigProblem]:
             )
         )
     groups = {g.name: g for g in cfg.gpu_node_groups}
+    if env.stack is not None:
+        problems += _weights_role_name_problems(cfg.models, env.stack)
     seen: set[str] = set()
     gpus_by_group: dict[str, int] = {}
     for i, model in enumerate(cfg.models):
@@ -420,4 +422,29 @@ def _production_problems(i: int, model: ModelSpec, group: GpuNodeGroupConfig | N
                 key_path("models", i, "canary", "steps"), "no analysis step", "production canaries need at least one analysis step"
             )
         )
+    return problems
+
+
+# IAM role names are at most 64 characters. An S3-sourced model gets an IRSA role whose physical name follows the
+# project's autonaming pattern (Pulumi.yaml): "<project>-<stack>-<model>-weights-role-<7 random>".
+_IAM_ROLE_NAME_MAX = 64
+
+
+def weights_role_name_length(project: str, stack: str, model: str) -> int:
+    return len(f"{project}-{stack}-{model}-weights-role-") + 7
+
+
+def _weights_role_name_problems(models: Iterable[ModelSpec], stack: str) -> list[ConfigProblem]:
+    problems = []
+    for i, model in enumerate(models):
+        length = weights_role_name_length(NAMESPACE, stack, model.name)
+        if model.source_kind == "s3" and length > _IAM_ROLE_NAME_MAX:
+            allowed = len(model.name) - (length - _IAM_ROLE_NAME_MAX)
+            problems.append(
+                ConfigProblem(
+                    key_path("models", i, "name"),
+                    model.name,
+                    f"at most {allowed} characters in stack {stack} for a model read from S3: its IAM role name would be {length} > 64 characters",
+                )
+            )
     return problems

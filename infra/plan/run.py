@@ -34,7 +34,7 @@ def build_plan(project_dir: Path, stack: str) -> Plan:
     region = stack_file.config.get("aws:region")
     namespace = f"{stack_file.project}:"
     encrypted = frozenset(k.removeprefix(namespace) for k in stack_file.secret_keys if k.startswith(namespace))
-    cfg = load_stack_config(raw, region, encrypted)
+    cfg = load_stack_config(raw, region, encrypted, stack)
     gcp_project = stack_file.config.get("gcp:project")
     evaluation = evaluate(
         program.main,
