@@ -246,3 +246,36 @@ def test_s3_model_name_must_leave_room_for_its_iam_role_name(production: Raw) ->
     except ConfigError as e:
         problems = [str(p) for p in e.problems]
     assert not any("IAM role" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("resources", "expected"),
+    [
+        (
+            {"cpu": 4},
+            "ai-serving:models[0].resources.cpu: got 4.0; must fit one node: on gpu-l4 the smallest type g6.xlarge leaves 3.25 vCPUs for pods",
+        ),
+        (
+            {"memoryGib": 15},
+            "ai-serving:models[0].resources.memoryGib: got 15; must fit one node: on gpu-l4 the smallest type g6.xlarge leaves 14.4 GiB for pods",
+        ),
+        (
+            {"ephemeralStorageGib": 190},
+            "ai-serving:models[0].resources.ephemeralStorageGib: got 190; must fit the node disk: gpu-l4 has 200 GiB, 40 of it kept for images, so at most 160",
+        ),
+    ],
+)
+def test_a_pod_must_fit_the_smallest_node_of_its_group(staging: Raw, resources: dict[str, Any], expected: str) -> None:
+    staging["models"][0]["resources"] |= resources
+    assert expected in _problems(staging, "us-west-2")
+
+
+def test_the_checked_in_models_fit_their_nodes() -> None:
+    from components.aws.gpu_instances import GPU_INSTANCES, allocatable
+
+    for stack, region in (("staging", "us-west-2"), ("production", "us-east-1")):
+        cfg = load_stack_config(stack_config(stack), region)
+        groups = {g.name: g for g in cfg.gpu_node_groups}
+        for model in cfg.models:
+            cpu, memory = min(allocatable(GPU_INSTANCES[t]) for t in groups[model.node_group].instance_types)
+            assert model.resources.cpu <= cpu and model.resources.memory_gib <= memory

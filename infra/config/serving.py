@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from components.aws.gpu_instances import GPU_INSTANCES, allocatable
+
 from .aws import GpuNodeGroupConfig
 from .base import NAMESPACE, ConfigProblem, StrictModel, key_path
 
@@ -389,8 +391,46 @@ def _model_problems(
                 f"must fit one node of {group.name}: {group.instance_types[0]} has {group.gpus_per_node} GPU(s) (tensor parallelism stays on one node)",
             )
         )
+    if group is not None:
+        problems += _fits_one_node_problems(i, model, group)
     if cfg.tier == "production":
         problems += _production_problems(i, model, group)
+    return problems
+
+
+# The serving image and the node's own images live on the same disk as the pods' emptyDirs.
+NODE_IMAGE_RESERVE_GIB = 40
+
+
+def _fits_one_node_problems(i: int, model: ModelSpec, group: GpuNodeGroupConfig) -> list[ConfigProblem]:
+    """A pod bigger than every node of its group stays Pending forever: the autoscaler cannot help it."""
+    instance_type = min(group.instance_types, key=lambda t: allocatable(GPU_INSTANCES[t]))
+    cpu, memory = allocatable(GPU_INSTANCES[instance_type])
+    where = f"on {group.name} the smallest type {instance_type} leaves"
+    problems = []
+    if model.resources.cpu > cpu:
+        problems.append(
+            ConfigProblem(
+                key_path("models", i, "resources", "cpu"), model.resources.cpu, f"must fit one node: {where} {cpu:g} vCPUs for pods"
+            )
+        )
+    if model.resources.memory_gib > memory:
+        problems.append(
+            ConfigProblem(
+                key_path("models", i, "resources", "memoryGib"),
+                model.resources.memory_gib,
+                f"must fit one node: {where} {memory:g} GiB for pods",
+            )
+        )
+    disk = group.disk_size_gib - NODE_IMAGE_RESERVE_GIB
+    if model.resources.ephemeral_storage_gib > disk:
+        problems.append(
+            ConfigProblem(
+                key_path("models", i, "resources", "ephemeralStorageGib"),
+                model.resources.ephemeral_storage_gib,
+                f"must fit the node disk: {group.name} has {group.disk_size_gib} GiB, {NODE_IMAGE_RESERVE_GIB} of it kept for images, so at most {disk}",
+            )
+        )
     return problems
 
 
