@@ -37,7 +37,7 @@ def kubernetes_objects(evaluation: Evaluation) -> list[dict[str, Any]]:
 def manifest_filename(obj: dict[str, Any]) -> str:
     metadata = obj.get("metadata") or {}
     parts = [obj.get("kind", "Object"), metadata.get("namespace") or "cluster", metadata.get("name") or "unnamed"]
-    return re.sub(r"[^a-z0-9.-]+", "-", "_".join(parts).lower()) + ".yaml"
+    return re.sub(r"[^a-z0-9._-]+", "-", "_".join(parts).lower()) + ".yaml"
 
 
 def write_outputs(out_dir: Path, document: dict[str, Any], objects: list[dict[str, Any]]) -> None:
