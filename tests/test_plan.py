@@ -263,5 +263,11 @@ def test_plan_prints_summary_and_the_production_placeholders(plans: dict[str, Pa
 def test_manifest_file_names_are_kind_namespace_name() -> None:
     from infra.plan.render import manifest_filename
 
-    assert manifest_filename({"kind": "Rollout", "metadata": {"name": "qwen-7b", "namespace": "llm-serving"}}) == "rollout_llm-serving_qwen-7b.yaml"
-    assert manifest_filename({"kind": "ClusterRole", "metadata": {"name": "ai-serving:ci-preview"}}) == "clusterrole_cluster_ai-serving-ci-preview.yaml"
+    assert (
+        manifest_filename({"kind": "Rollout", "metadata": {"name": "qwen-7b", "namespace": "llm-serving"}})
+        == "rollout_llm-serving_qwen-7b.yaml"
+    )
+    assert (
+        manifest_filename({"kind": "ClusterRole", "metadata": {"name": "ai-serving:ci-preview"}})
+        == "clusterrole_cluster_ai-serving-ci-preview.yaml"
+    )
