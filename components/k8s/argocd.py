@@ -18,6 +18,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.k8s.objects import custom_resource
+
 ARGOCD_VERSION = "v3.4.3"
 # argo-cd chart 9.5.16 ships Argo CD v3.4.3 (its appVersion).
 CHART_VERSION = "9.5.16"
@@ -127,12 +129,6 @@ def application(app: ApplicationSpec, project: str, namespace: str) -> dict[str,
     }
 
 
-def _custom_resource(resource_name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
-    return k8s.apiextensions.CustomResource(
-        resource_name, api_version=obj["apiVersion"], kind=obj["kind"], metadata=obj["metadata"], spec=obj["spec"], opts=opts
-    )
-
-
 class ArgoCd(pulumi.ComponentResource):
     namespace: pulumi.Output[str]
     server_service: str
@@ -163,11 +159,11 @@ class ArgoCd(pulumi.ComponentResource):
         # After the CRDs (their kinds must exist) and the chart (so the controller outlives the Applications on
         # delete and can run their cascade finalizers).
         after_install = pulumi.ResourceOptions(parent=self, depends_on=[namespace, crds, release])
-        _custom_resource(
+        custom_resource(
             f"{name}-project", app_project(args.project_name, args.project_description, args.namespace, args.applications), after_install
         )
         for app in args.applications:
-            _custom_resource(f"{name}-app-{app.name}", application(app, args.project_name, args.namespace), after_install)
+            custom_resource(f"{name}-app-{app.name}", application(app, args.project_name, args.namespace), after_install)
 
         self.namespace = namespace.metadata.name
         self.server_service = f"{RELEASE_NAME}-server"

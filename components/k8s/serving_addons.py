@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.k8s.objects import custom_resource
 from infra.config.serving import ServingConfig
 
 from .serving_addon_values import (
@@ -120,13 +121,8 @@ class ServingAddons(pulumi.ComponentResource):
             "dcgm-exporter": _release(self, name, DCGM_EXPORTER, dcgm_exporter_values(), [*after, *crds, ns_monitoring]),
         }
         rules = serving_alert_rules("ai-serving-vllm", serving.namespace, serving.alerts)
-        k8s.apiextensions.CustomResource(
-            f"{name}-vllm-alerts",
-            api_version=rules["apiVersion"],
-            kind=rules["kind"],
-            metadata=rules["metadata"],
-            spec=rules["spec"],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, self.monitoring_crds, ns_monitoring]),
+        custom_resource(
+            f"{name}-vllm-alerts", rules, pulumi.ResourceOptions(parent=self, depends_on=[*after, self.monitoring_crds, ns_monitoring])
         )
 
         self.models_namespace = serving.namespace

@@ -17,6 +17,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.aws.irsa import irsa_role
+from components.k8s.objects import custom_resource
 from infra.config.serving import ModelSpec
 
 from . import vllm_objects as objects
@@ -105,16 +106,18 @@ class VllmService(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(f"{name}-netpol", metadata=netpol["metadata"], spec=netpol["spec"], opts=child)
 
         template = analysis_template(spec, names.analysis_template, ns, objects.common_labels(spec), args.prometheus_url)
-        gate = _custom(f"{name}-canary-gate", template, pulumi.ResourceOptions(parent=self, depends_on=[*after, *args.rollouts_crds]))
+        gate = custom_resource(
+            f"{name}-canary-gate", template, pulumi.ResourceOptions(parent=self, depends_on=[*after, *args.rollouts_crds])
+        )
         ctx = PodContext(
             service_account=names.service_account, hf_token_secret=args.hf_token_secret, mounts_service_account_token=role_arn is not None
         )
-        rollout = _custom(
+        rollout = custom_resource(
             f"{name}-rollout",
             objects.rollout(spec, ns, ctx),
             pulumi.ResourceOptions(parent=self, depends_on=[*after, *args.rollouts_crds, gate, *services]),
         )
-        _custom(
+        custom_resource(
             f"{name}-podmonitor",
             objects.pod_monitor(spec, ns),
             pulumi.ResourceOptions(parent=self, depends_on=[*after, *args.monitoring_crds]),
@@ -149,9 +152,3 @@ class VllmService(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         return role.arn
-
-
-def _custom(logical_name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
-    return k8s.apiextensions.CustomResource(
-        logical_name, api_version=obj["apiVersion"], kind=obj["kind"], metadata=obj["metadata"], spec=obj["spec"], opts=opts
-    )
