@@ -40,6 +40,25 @@ def manifest_filename(obj: dict[str, Any]) -> str:
     return re.sub(r"[^a-z0-9._-]+", "-", "_".join(parts).lower()) + ".yaml"
 
 
+# The engine hands inputs over as protobuf maps, whose order differs from one process to the next; manifests
+# are written in a fixed order (the usual head, then keys sorted) so that two plans compare byte for byte.
+_HEAD_KEYS = ("apiVersion", "kind", "metadata")
+
+
+def _sorted_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted_keys(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(v) for v in value]
+    return value
+
+
+def manifest_yaml(obj: dict[str, Any]) -> str:
+    ordered = {k: _sorted_keys(obj[k]) for k in _HEAD_KEYS if k in obj}
+    ordered |= {k: _sorted_keys(obj[k]) for k in sorted(obj) if k not in _HEAD_KEYS}
+    return yaml.safe_dump(ordered, sort_keys=False)
+
+
 def write_outputs(out_dir: Path, document: dict[str, Any], objects: list[dict[str, Any]]) -> None:
     manifests = out_dir / "manifests"
     manifests.mkdir(parents=True, exist_ok=True)
@@ -47,7 +66,7 @@ def write_outputs(out_dir: Path, document: dict[str, Any], objects: list[dict[st
         stale.unlink()
     (out_dir / "plan.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
     for obj in objects:
-        (manifests / manifest_filename(obj)).write_text(yaml.safe_dump(obj, sort_keys=False))
+        (manifests / manifest_filename(obj)).write_text(manifest_yaml(obj))
 
 
 def resources_by_component(evaluation: Evaluation) -> Counter[str]:
