@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as kubernetes
 
+from catalogs.github_subjects import GithubRepository
 from components.aws.ecr import ImageRepository, ImageRepositoryArgs
 from components.aws.eks_cluster import (
     EksCluster,
@@ -23,7 +24,6 @@ from components.aws.iam_policies import StateBackend, stack_name_prefix
 from components.aws.network import Network, NetworkArgs
 from components.aws.node_groups import SYSTEM_NODE_SELECTOR, NodeGroups, NodeGroupsArgs, gpu_group_spec, system_group_spec
 from components.gcp.serving_path import build_gcp_serving_path
-from components.github_subjects import GithubRepository
 from components.k8s.argocd import ArgoCd
 from components.k8s.gpu_addons import GpuAddons, GpuAddonsArgs
 from components.k8s.preview_access import PreviewAccess

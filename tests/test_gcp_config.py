@@ -3,7 +3,7 @@ from typing import Any
 
 import pytest
 
-from components.gcp.machines import G2_L4_GPUS, shape_problem
+from catalogs.gcp_machines import G2_L4_GPUS, shape_problem
 from infra.config import ConfigError, StackConfig, load_stack_config
 from tests.harness import stack_config
 

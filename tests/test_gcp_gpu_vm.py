@@ -5,6 +5,7 @@ import pulumi
 import pytest
 from pulumi.runtime import rpc
 
+from catalogs.gcp_machines import GpuShape
 from components.gcp.gpu_vm import (
     AppSpec,
     DeployAccess,
@@ -16,7 +17,6 @@ from components.gcp.gpu_vm import (
     instance_placements,
     scheduling,
 )
-from components.gcp.machines import GpuShape
 from infra.plan.engine import Evaluation, RecordedResource
 from tests.harness import inputs, of_type, one, run
 

@@ -1,6 +1,7 @@
 import pulumi
 import pytest
 
+from catalogs.github_subjects import GithubRepository, pull_request_subject
 from components.aws import iam_policies as aws_subjects
 from components.gcp.wif import (
     GITHUB_ISSUER,
@@ -15,7 +16,6 @@ from components.gcp.wif import (
     pulumi_preview_contexts,
     subject_principal,
 )
-from components.github_subjects import GithubRepository, pull_request_subject
 from infra.plan.engine import Evaluation
 from tests.harness import inputs, of_type, one, run
 

@@ -5,6 +5,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from catalogs.github_subjects import GithubRepository, branch_subject, environment_subject, pull_request_subject
 from components.aws.github_oidc import GithubCiIdentity, GithubCiIdentityArgs
 from components.aws.iam_policies import (
     ECR_MANAGE_ACTIONS,
@@ -19,7 +20,6 @@ from components.aws.iam_policies import (
     preview_subjects,
     stack_name_prefix,
 )
-from components.github_subjects import GithubRepository, branch_subject, environment_subject, pull_request_subject
 from infra.config import ConfigError, load_stack_config
 from infra.plan.engine import Evaluation
 from tests.harness import inputs, of_type, one, run, stack_config

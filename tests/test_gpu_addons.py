@@ -6,9 +6,9 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 import pytest
 
+from catalogs.gpu_scheduling import GPU_TAINT_EFFECT_K8S, GPU_TAINT_KEY, gpu_toleration
 from components.aws.irsa import irsa_trust_policy
 from components.aws.node_groups import SYSTEM_NODE_SELECTOR, gpu_group_spec
-from components.gpu_scheduling import GPU_TAINT_EFFECT_K8S, GPU_TAINT_KEY, gpu_toleration
 from components.k8s.gpu_addons import (
     AUTOSCALER_CHART_REPO,
     AUTOSCALER_CHART_VERSIONS,

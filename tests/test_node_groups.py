@@ -3,6 +3,7 @@ from typing import Any
 
 import pytest
 
+from catalogs.gpu_scheduling import AMI_TYPE_LABEL, GPU_PRESENT_LABEL, GPU_TAINT_KEY, NODE_GROUP_LABEL
 from components.aws.node_groups import (
     AUTOSCALER_GPU_LABEL,
     NODE_ROLE_POLICIES,
@@ -15,7 +16,6 @@ from components.aws.node_groups import (
     node_template_tags,
     system_group_spec,
 )
-from components.gpu_scheduling import AMI_TYPE_LABEL, GPU_PRESENT_LABEL, GPU_TAINT_KEY, NODE_GROUP_LABEL
 from infra.config import ConfigError, load_stack_config
 from infra.config.aws import GpuNodeGroupConfig, SystemNodeGroupConfig
 from infra.plan.engine import Evaluation

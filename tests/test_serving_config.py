@@ -271,7 +271,7 @@ def test_a_pod_must_fit_the_smallest_node_of_its_group(staging: Raw, resources: 
 
 
 def test_the_checked_in_models_fit_their_nodes() -> None:
-    from components.aws.gpu_instances import GPU_INSTANCES, allocatable
+    from catalogs.aws_gpu_instances import GPU_INSTANCES, allocatable
 
     for stack, region in (("staging", "us-west-2"), ("production", "us-east-1")):
         cfg = load_stack_config(stack_config(stack), region)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.gpu_scheduling import GPU_PRESENT_LABEL, NODE_GROUP_LABEL, gpu_toleration
+from catalogs.gpu_scheduling import GPU_PRESENT_LABEL, NODE_GROUP_LABEL, gpu_toleration
 from components.k8s import vllm_objects as objects
 from components.k8s.vllm_canary import analysis_template, canary_steps, error_ratio_query, ttft_p95_query
 from components.k8s.vllm_pod import (

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.github_subjects import GithubRepository, branch_subject, environment_subject
+from catalogs.github_subjects import GithubRepository, branch_subject, environment_subject
 
 from .iam_policies import (
     GITHUB_OIDC_URL,

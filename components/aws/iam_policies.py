@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.github_subjects import GithubRepository, branch_subject, pull_request_subject
+from catalogs.github_subjects import GithubRepository, branch_subject, pull_request_subject
 
 PolicyDocument = dict[str, Any]
 

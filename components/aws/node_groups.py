@@ -17,8 +17,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.gpu_instances import GPU_INSTANCES
-from components.gpu_scheduling import (
+from catalogs.aws_gpu_instances import GPU_INSTANCES
+from catalogs.gpu_scheduling import (
     GPU_TAINT_EFFECT_EKS,
     GPU_TAINT_EFFECT_K8S,
     GPU_TAINT_KEY,

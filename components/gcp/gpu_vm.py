@@ -19,9 +19,10 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
-from .machines import GpuShape
+from catalogs.artifact_registry import parse_image
+from catalogs.gcp_machines import GpuShape
+
 from .network import create_ingress_rules
-from .registry import parse_image
 from .secrets import create_app_env_secret
 from .startup_script import DATA_DISK_DEVICE, StartupScriptParams, render_startup_script
 

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.github_subjects import GithubRepository
+from catalogs.gcp_machines import GpuShape
+from catalogs.github_subjects import GithubRepository
 from infra.config.aws import GithubConfig
 from infra.config.gcp import GcpConfig
 
 from .gpu_vm import AppSpec, DeployAccess, DiskSpec, GpuVm, GpuVmArgs, ManagedGroupSpec, project_roles_granted
-from .machines import GpuShape
 from .network import GcpNetwork, GcpNetworkArgs
 from .wif import GithubDeployIdentity, GithubDeployIdentityArgs
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from .registry import parse_image
+from catalogs.artifact_registry import parse_image
 
 SERVICE = "ai-serving"
 # The container runs as this uid/gid; the model cache on the host belongs to it.

@@ -23,7 +23,7 @@ from functools import partial
 import pulumi
 import pulumi_gcp as gcp
 
-from components.github_subjects import GithubRepository, environment_subject, pull_request_subject, ref_subject
+from catalogs.github_subjects import GithubRepository, environment_subject, pull_request_subject, ref_subject
 
 from .pulumi_roles import PROJECT_IAM_ADMIN_ROLE, PULUMI_DEPLOY_ROLES, PULUMI_PREVIEW_ROLES, grant_limit_condition
 

@@ -16,8 +16,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as kubernetes
 
+from catalogs.gpu_scheduling import AMI_TYPE_LABEL, GPU_PRESENT_LABEL, gpu_toleration
 from components.aws.irsa import irsa_role
-from components.gpu_scheduling import AMI_TYPE_LABEL, GPU_PRESENT_LABEL, gpu_toleration
 
 DEVICE_PLUGIN_NAMESPACE = "nvidia-device-plugin"
 DEVICE_PLUGIN_NAME = "nvidia-device-plugin"

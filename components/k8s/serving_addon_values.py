@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from components.gpu_scheduling import GPU_PRESENT_LABEL, gpu_toleration
+from catalogs.gpu_scheduling import GPU_PRESENT_LABEL, gpu_toleration
 from infra.config.serving import AlertThresholds
 
 Tier = Literal["staging", "production"]

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from components.aws.gpu_instances import GPU_INSTANCES
+from catalogs.aws_gpu_instances import GPU_INSTANCES
 
 from .base import StrictModel
 

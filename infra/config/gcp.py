@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from components.gcp.machines import L4, shape_problem
-from components.gcp.registry import parse_image
+from catalogs.artifact_registry import parse_image
+from catalogs.gcp_machines import L4, shape_problem
 
 from .base import ConfigProblem, StrictModel, key_path
 

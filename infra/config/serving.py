@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from components.aws.gpu_instances import GPU_INSTANCES, allocatable
+from catalogs.aws_gpu_instances import GPU_INSTANCES, allocatable
 
 from .aws import GpuNodeGroupConfig
 from .base import NAMESPACE, ConfigProblem, StrictModel, key_path

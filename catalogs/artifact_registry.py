@@ -17,7 +17,7 @@ _IMAGE = re.compile(
 
 
 @dataclass(frozen=True)
-class ImageRef:
+class ArtifactRegistryImage:
     location: str  # e.g. "us-central1" or the multi-region "us"
     project: str
     repository: str
@@ -35,12 +35,12 @@ class ImageRef:
         return f"{self.registry_host}/{self.project}/{self.repository}/"
 
 
-def parse_image(image: str) -> ImageRef | None:
+def parse_image(image: str) -> ArtifactRegistryImage | None:
     """The parts of an Artifact Registry Docker image reference with a tag and/or a digest; None otherwise."""
     match = _IMAGE.match(image)
     if match is None or (match.group("tag") is None and match.group("digest") is None):
         return None
-    return ImageRef(
+    return ArtifactRegistryImage(
         location=match.group("location"),
         project=match.group("project"),
         repository=match.group("repository"),
