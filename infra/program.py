@@ -29,10 +29,11 @@ from components.k8s.gpu_addons import GpuAddons, GpuAddonsArgs
 from components.k8s.preview_access import PreviewAccess
 from components.k8s.serving_addons import ServingAddons, ServingAddonsArgs
 from components.k8s.vllm_service import IrsaTrust, VllmService, VllmServiceArgs
+from infra.args.delivery import argocd_args
+from infra.args.serving import alert_thresholds, vllm_model
 from infra.config import StackConfig, load_stack_config, read_pulumi_config
-from infra.config.delivery import argocd_args
 from infra.config.gcp import APP_ENV_SECRET_KEY
-from infra.config.serving import DISCORD_WEBHOOK_KEY, HF_TOKEN_KEY
+from infra.config.serving import DISCORD_WEBHOOK_CONFIG_KEY, HF_TOKEN_CONFIG_KEY
 
 
 @dataclass(frozen=True)
@@ -183,9 +184,11 @@ def build_serving(cfg: StackConfig, platform: AwsPlatform) -> None:
             "serving",
             ServingAddonsArgs(
                 tier=cfg.tier,
-                serving=cfg.serving,
-                discord_webhook_url=secrets.require_secret(DISCORD_WEBHOOK_KEY),
-                hf_token=secrets.require_secret(HF_TOKEN_KEY) if uses_hf else None,
+                models_namespace=cfg.serving.namespace,
+                prometheus_retention_days=cfg.serving.prometheus_retention_days,
+                alerts=alert_thresholds(cfg.serving.alerts),
+                discord_webhook_url=secrets.require_secret(DISCORD_WEBHOOK_CONFIG_KEY),
+                hf_token=secrets.require_secret(HF_TOKEN_CONFIG_KEY) if uses_hf else None,
                 depends_on=platform.nodes_ready,
             ),
             opts=pulumi.ResourceOptions(provider=platform.k8s_provider),
@@ -195,7 +198,7 @@ def build_serving(cfg: StackConfig, platform: AwsPlatform) -> None:
             endpoints[model.name] = VllmService(
                 model.name,
                 VllmServiceArgs(
-                    spec=model,
+                    model=vllm_model(model),
                     namespace=serving.models_namespace,
                     cluster_name=cfg.cluster.name,
                     prometheus_url=serving.prometheus_url,

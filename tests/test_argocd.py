@@ -22,8 +22,9 @@ from components.k8s.argocd import (
     application,
     chart_values,
 )
+from infra.args.delivery import argocd_args
 from infra.config import ConfigError, load_stack_config
-from infra.config.delivery import ArgoCdConfig, argocd_args
+from infra.config.delivery import ArgoCdConfig
 from tests.harness import inputs, of_type, one, run, stack_config
 
 GATEWAY = ApplicationSpec("gateway", "https://github.com/example-org/apps.git", "gateway/overlays/staging", "v1.2.0", "gateway")

@@ -11,11 +11,12 @@ import pytest
 from components.k8s.serving_addon_values import (
     ARGO_ROLLOUTS_APP_VERSION,
     ARGO_ROLLOUTS_CRD_URLS,
-    DISCORD_SECRET,
     DISCORD_SECRET_KEY,
+    DISCORD_SECRET_NAME,
     PROMETHEUS_OPERATOR_CRD_URLS,
     PROMETHEUS_OPERATOR_VERSION,
     PROMETHEUS_URL,
+    AlertThresholds,
     alertmanager_config,
     kube_prometheus_stack_values,
     prometheus_adapter_values,
@@ -23,7 +24,8 @@ from components.k8s.serving_addon_values import (
 )
 from components.k8s.serving_addons import ServingAddons, ServingAddonsArgs
 from components.k8s.vllm_objects import QUEUE_METRIC
-from infra.config.serving import AlertThresholds, ServingConfig
+from infra.args.serving import alert_thresholds
+from infra.config.serving import AlertThresholdsConfig
 from infra.plan.engine import Evaluation
 from infra.plan.redact import SECRET_PLACEHOLDER, redact
 from tests.harness import inputs, of_type, one, run
@@ -41,7 +43,9 @@ def _evaluate(hf_token: str | None = "hf_planted", tier: str = "production") -> 
             "serving",
             ServingAddonsArgs(
                 tier=tier,  # type: ignore[arg-type]
-                serving=ServingConfig(namespace="llm-serving", client_namespaces=["chat"]),
+                models_namespace="llm-serving",
+                prometheus_retention_days=7,
+                alerts=alert_thresholds(AlertThresholdsConfig()),
                 discord_webhook_url=pulumi.Output.secret(WEBHOOK),
                 hf_token=pulumi.Output.secret(hf_token) if hf_token else None,
                 depends_on=[nodes],
@@ -123,9 +127,9 @@ def test_alert_rules_wait_for_the_operator_crds(evaluation: Evaluation) -> None:
 def test_discord_webhook_is_a_mounted_secret_never_a_helm_value(evaluation: Evaluation) -> None:
     secret = one(evaluation, "kubernetes:core/v1:Secret", "serving-alertmanager-discord")
     assert redact(secret.inputs)["stringData"] == {DISCORD_SECRET_KEY: SECRET_PLACEHOLDER}
-    assert inputs(secret)["metadata"]["name"] == DISCORD_SECRET
+    assert inputs(secret)["metadata"]["name"] == DISCORD_SECRET_NAME
     values = _release(evaluation, "kube-prometheus-stack")["values"]
-    assert values["alertmanager"]["alertmanagerSpec"]["secrets"] == [DISCORD_SECRET]
+    assert values["alertmanager"]["alertmanagerSpec"]["secrets"] == [DISCORD_SECRET_NAME]
     for release in of_type(evaluation, "kubernetes:helm.sh/v3:Release"):
         assert WEBHOOK not in str(release.inputs)
     kps = one(evaluation, "kubernetes:helm.sh/v3:Release", "serving-kube-prometheus-stack")
@@ -137,7 +141,7 @@ def test_alertmanager_routes_to_discord_from_the_mounted_file() -> None:
     assert config["route"]["receiver"] == "discord"
     [discord] = [r for r in config["receivers"] if r["name"] == "discord"]
     assert discord["discord_configs"] == [
-        {"webhook_url_file": f"/etc/alertmanager/secrets/{DISCORD_SECRET}/{DISCORD_SECRET_KEY}", "send_resolved": True}
+        {"webhook_url_file": f"/etc/alertmanager/secrets/{DISCORD_SECRET_NAME}/{DISCORD_SECRET_KEY}", "send_resolved": True}
     ]
 
 

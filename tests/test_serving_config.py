@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from infra.config import ConfigError, load_stack_config
-from infra.config.serving import ModelSpec, default_canary_weights, effective_canary_steps
 from tests.harness import stack_config
 
 Raw = dict[str, Any]
@@ -45,7 +44,7 @@ def test_checked_in_stacks_serve_a_model_each() -> None:
     [large] = production.models
     assert small.replicas.min == 1 and small.gpus_per_replica == 1 and small.image.digest is None
     assert large.replicas.min >= 2 and large.image.digest is not None
-    assert any(s.analysis for s in effective_canary_steps(large))
+    assert large.canary.steps is None  # the default canary: an analysis after every weight (test_vllm_objects)
     groups = {g.name: g for g in production.gpu_node_groups}
     assert groups[large.node_group].capacity_type == "ON_DEMAND"
 
@@ -208,23 +207,6 @@ def test_production_refuses_spot_gpus(production: Raw) -> None:
 def test_staging_may_pin_by_tag_only(staging: Raw) -> None:
     assert "digest" not in staging["models"][0]["image"]
     load_stack_config(staging, "us-west-2")
-
-
-@pytest.mark.parametrize(("replicas", "weights"), [(1, [50]), (2, [50]), (3, [34, 50]), (4, [25, 50]), (10, [10, 50]), (100, [1, 50])])
-def test_default_canary_starts_with_one_pod_then_half(replicas: int, weights: list[int]) -> None:
-    assert default_canary_weights(replicas) == weights
-
-
-def test_default_steps_follow_each_weight_with_an_analysis() -> None:
-    spec = ModelSpec.model_validate({**stack_config("production")["models"][0], "replicas": {"min": 4, "max": 6}})
-    steps = [s.model_dump(exclude_none=True) for s in effective_canary_steps(spec)]
-    assert steps == [{"set_weight": 25}, {"analysis": True}, {"set_weight": 50}, {"analysis": True}]
-
-
-def test_configured_steps_replace_the_default() -> None:
-    raw = {**stack_config("staging")["models"][0], "canary": {"steps": [{"setWeight": 10}, {"pause": 0}, {"analysis": True}]}}
-    steps = [s.model_dump(exclude_none=True) for s in effective_canary_steps(ModelSpec.model_validate(raw))]
-    assert steps == [{"set_weight": 10}, {"pause": 0}, {"analysis": True}]
 
 
 def test_s3_model_name_must_leave_room_for_its_iam_role_name(production: Raw) -> None:

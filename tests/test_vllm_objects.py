@@ -9,7 +9,15 @@ import pytest
 
 from catalogs.gpu_scheduling import GPU_PRESENT_LABEL, NODE_GROUP_LABEL, gpu_toleration
 from components.k8s import vllm_objects as objects
-from components.k8s.vllm_canary import analysis_template, canary_steps, error_ratio_query, ttft_p95_query
+from components.k8s.vllm_canary import (
+    analysis_template,
+    canary_steps,
+    default_canary_weights,
+    effective_canary_steps,
+    error_ratio_query,
+    ttft_p95_query,
+)
+from components.k8s.vllm_model import CanaryStep, VllmModel
 from components.k8s.vllm_pod import (
     PRESTOP_SLEEP_SECONDS,
     STARTUP_PROBE_PERIOD_SECONDS,
@@ -18,28 +26,30 @@ from components.k8s.vllm_pod import (
     termination_grace_seconds,
     vllm_args,
 )
-from infra.config.serving import ModelSpec
+from infra.args.serving import vllm_model
+from infra.config.serving import ModelConfig
 from tests.harness import stack_config
 
 NS = "llm-serving"
 PROM = "http://prometheus.monitoring.svc:9090"
 
 
-def _spec(stack: str = "production", **changes: Any) -> ModelSpec:
+def _spec(stack: str = "production", **changes: Any) -> VllmModel:
+    """A model of a checked-in stack file, with changes, as the stack program hands it to the component."""
     raw = {**stack_config(stack)["models"][0], **changes}
-    return ModelSpec.model_validate(raw)
+    return vllm_model(ModelConfig.model_validate(raw))
 
 
-def _ctx(spec: ModelSpec, hf: str | None = "huggingface-token", irsa: bool = False) -> PodContext:
+def _ctx(spec: VllmModel, hf: str | None = "huggingface-token", irsa: bool = False) -> PodContext:
     return PodContext(service_account=objects.names_for(spec).service_account, hf_token_secret=hf, mounts_service_account_token=irsa)
 
 
-def _pod(spec: ModelSpec, ctx: PodContext | None = None) -> dict[str, Any]:
+def _pod(spec: VllmModel, ctx: PodContext | None = None) -> dict[str, Any]:
     pod: dict[str, Any] = pod_template(spec, ctx or _ctx(spec), objects.pod_labels(spec), objects.selector_labels(spec), {})["spec"]
     return pod
 
 
-def _container(spec: ModelSpec, ctx: PodContext | None = None) -> dict[str, Any]:
+def _container(spec: VllmModel, ctx: PodContext | None = None) -> dict[str, Any]:
     container: dict[str, Any]
     [container] = _pod(spec, ctx)["containers"]
     return container
@@ -142,7 +152,7 @@ def test_vllm_args_are_typed_settings_then_extra_args() -> None:
         vllm={"tensorParallelSize": 1, "maxModelLen": 4096, "quantization": "fp8", "enablePrefixCaching": False, "extraArgs": ["--seed=7"]},
     )
     args = vllm_args(spec)
-    assert args[0] == spec.source
+    assert args[0] == spec.weights.uri
     for expected in (
         "--max-model-len=4096",
         "--quantization=fp8",
@@ -301,3 +311,26 @@ def test_pod_monitor_labels_series_with_the_canary_hash() -> None:
     assert "rollouts-pod-template-hash" in monitor["podTargetLabels"]
     assert monitor["podMetricsEndpoints"][0]["port"] == "http"
     assert monitor["selector"]["matchLabels"] == objects.selector_labels(spec)
+
+
+@pytest.mark.parametrize(("replicas", "weights"), [(1, [50]), (2, [50]), (3, [34, 50]), (4, [25, 50]), (10, [10, 50]), (100, [1, 50])])
+def test_default_canary_starts_with_one_pod_then_half(replicas: int, weights: list[int]) -> None:
+    assert default_canary_weights(replicas) == weights
+
+
+def test_default_steps_follow_each_weight_with_an_analysis() -> None:
+    steps = effective_canary_steps(_spec(replicas={"min": 4, "max": 6}))
+    assert steps == [CanaryStep(set_weight=25), CanaryStep(analysis=True), CanaryStep(set_weight=50), CanaryStep(analysis=True)]
+
+
+@pytest.mark.parametrize("replicas", range(1, 101))
+def test_default_canary_is_always_gated(replicas: int) -> None:
+    """The config's production rule ("at least one analysis step") checks configured steps only, relying on this."""
+    steps = effective_canary_steps(_spec(replicas={"min": replicas, "max": 100}))
+    assert steps[-1] == CanaryStep(analysis=True)
+    assert all(steps[i + 1].analysis for i, s in enumerate(steps) if s.set_weight is not None)
+
+
+def test_configured_steps_replace_the_default() -> None:
+    spec = _spec("staging", canary={"steps": [{"setWeight": 10}, {"pause": 0}, {"analysis": True}]})
+    assert effective_canary_steps(spec) == [CanaryStep(set_weight=10), CanaryStep(pause=0), CanaryStep(analysis=True)]

@@ -9,8 +9,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
+from components.k8s.vllm_model import S3Weights, VllmModel
 from components.k8s.vllm_service import IrsaTrust, VllmService, VllmServiceArgs, s3_read_policy
-from infra.config.serving import ModelSpec
+from infra.args.serving import vllm_model
+from infra.config.serving import ModelConfig
 from infra.plan.engine import Evaluation, RecordedResource
 from tests.harness import inputs, of_type, one, run, stack_config
 
@@ -18,11 +20,11 @@ OIDC_URL = "https://oidc.eks.us-east-1.amazonaws.com/id/ABC123"
 OIDC_ARN = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC123"
 
 
-def _spec(**changes: Any) -> ModelSpec:
-    return ModelSpec.model_validate({**stack_config("production")["models"][0], **changes})
+def _spec(**changes: Any) -> VllmModel:
+    return vllm_model(ModelConfig.model_validate({**stack_config("production")["models"][0], **changes}))
 
 
-def _evaluate(spec: ModelSpec, irsa: bool = False) -> Evaluation:
+def _evaluate(spec: VllmModel, irsa: bool = False) -> Evaluation:
     def program() -> None:
         provider = k8s.Provider("k8s", kubeconfig="{}")
         rollout_crds = k8s.yaml.v2.ConfigGroup(
@@ -35,12 +37,12 @@ def _evaluate(spec: ModelSpec, irsa: bool = False) -> Evaluation:
         VllmService(
             spec.name,
             VllmServiceArgs(
-                spec=spec,
+                model=spec,
                 namespace="llm-serving",
                 cluster_name="ai-serving-production",
                 prometheus_url="http://prometheus.monitoring.svc:9090",
                 monitoring_namespace="monitoring",
-                hf_token_secret=None if spec.source_kind == "s3" else "huggingface-token",
+                hf_token_secret=None if isinstance(spec.weights, S3Weights) else "huggingface-token",
                 irsa=IrsaTrust(OIDC_ARN, OIDC_URL) if irsa else None,
                 rollouts_crds=[rollout_crds],
                 monitoring_crds=[monitoring_crds],

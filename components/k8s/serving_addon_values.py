@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from catalogs.gpu_scheduling import GPU_PRESENT_LABEL, gpu_toleration
-from infra.config.serving import AlertThresholds
 
 Tier = Literal["staging", "production"]
 
@@ -18,9 +17,25 @@ ROLLOUTS_NAMESPACE = "argo-rollouts"
 # fullnameOverride of kube-prometheus-stack: fixes the Service names below.
 KPS_FULLNAME = "kube-prometheus-stack"
 PROMETHEUS_URL = f"http://{KPS_FULLNAME}-prometheus.{MONITORING_NAMESPACE}.svc:9090"
-DISCORD_SECRET = "alertmanager-discord"
+DISCORD_SECRET_NAME = "alertmanager-discord"
 DISCORD_SECRET_KEY = "webhook-url"
-HF_TOKEN_SECRET = "huggingface-token"
+HF_TOKEN_SECRET_NAME = "huggingface-token"
+
+
+@dataclass(frozen=True)
+class AlertThresholds:
+    """Where the vLLM and GPU alerts fire (see serving_alert_rules)."""
+
+    # 5xx / all OpenAI API responses of a model over 10 minutes.
+    error_ratio: float
+    # Average waiting requests per pod for 15 minutes.
+    queue_depth_per_pod: float
+    # Framebuffer used / total.
+    gpu_memory_used_ratio: float
+    # GPU busy percent sustained for 30 minutes.
+    gpu_utilization_saturated_percent: int
+    # Container restarts in 30 minutes.
+    restarts_per_30m: int
 
 
 @dataclass(frozen=True)
@@ -99,7 +114,7 @@ def argo_rollouts_values(tier: Tier) -> dict[str, Any]:
 
 
 def alertmanager_config() -> dict[str, Any]:
-    webhook_file = f"/etc/alertmanager/secrets/{DISCORD_SECRET}/{DISCORD_SECRET_KEY}"
+    webhook_file = f"/etc/alertmanager/secrets/{DISCORD_SECRET_NAME}/{DISCORD_SECRET_KEY}"
     return {
         "route": {
             "receiver": "discord",
@@ -135,7 +150,7 @@ def kube_prometheus_stack_values(tier: Tier, retention_days: int) -> dict[str, A
             }
         },
         "alertmanager": {
-            "alertmanagerSpec": {"replicas": _replicas(tier), "secrets": [DISCORD_SECRET]},
+            "alertmanagerSpec": {"replicas": _replicas(tier), "secrets": [DISCORD_SECRET_NAME]},
             "config": alertmanager_config(),
         },
         # Empty: the Grafana chart generates a random admin password into its Secret (not the chart's default).

@@ -16,21 +16,21 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.k8s.objects import custom_resource
-from infra.config.serving import ServingConfig
 
 from .serving_addon_values import (
     ARGO_ROLLOUTS,
     ARGO_ROLLOUTS_CRD_URLS,
     DCGM_EXPORTER,
-    DISCORD_SECRET,
     DISCORD_SECRET_KEY,
-    HF_TOKEN_SECRET,
+    DISCORD_SECRET_NAME,
+    HF_TOKEN_SECRET_NAME,
     KUBE_PROMETHEUS_STACK,
     MONITORING_NAMESPACE,
     PROMETHEUS_ADAPTER,
     PROMETHEUS_OPERATOR_CRD_URLS,
     PROMETHEUS_URL,
     ROLLOUTS_NAMESPACE,
+    AlertThresholds,
     Chart,
     Tier,
     argo_rollouts_values,
@@ -40,13 +40,17 @@ from .serving_addon_values import (
     prometheus_adapter_values,
     serving_alert_rules,
 )
-from .vllm_pod import HF_TOKEN_KEY
+from .vllm_pod import HF_TOKEN_SECRET_KEY
 
 
 @dataclass(frozen=True)
 class ServingAddonsArgs:
     tier: Tier
-    serving: ServingConfig
+    # Namespace of the model servers (created here, Pod Security "restricted").
+    models_namespace: str
+    # Prometheus keeps metrics this long.
+    prometheus_retention_days: int
+    alerts: AlertThresholds
     discord_webhook_url: pulumi.Input[str]
     # None when no model comes from Hugging Face.
     hf_token: pulumi.Input[str] | None = None
@@ -69,13 +73,13 @@ class ServingAddons(pulumi.ComponentResource):
         super().__init__("ai-serving:k8s:ServingAddons", name, None, opts)
         after = list(args.depends_on)
         child = pulumi.ResourceOptions(parent=self, depends_on=after)
-        serving = args.serving
+        models_ns = args.models_namespace
 
         namespaces = {
             # node-exporter and dcgm-exporter need host access.
             MONITORING_NAMESPACE: _object(f"{name}-ns-monitoring", namespace(MONITORING_NAMESPACE, "privileged"), child),
             ROLLOUTS_NAMESPACE: _object(f"{name}-ns-rollouts", namespace(ROLLOUTS_NAMESPACE, "baseline"), child),
-            serving.namespace: _object(f"{name}-ns-models", namespace(serving.namespace, "restricted"), child),
+            models_ns: _object(f"{name}-ns-models", namespace(models_ns, "restricted"), child),
         }
         self.rollouts_crds = k8s.yaml.v2.ConfigGroup(f"{name}-argo-rollouts-crds", files=ARGO_ROLLOUTS_CRD_URLS, opts=child)
         self.monitoring_crds = k8s.yaml.v2.ConfigGroup(f"{name}-prometheus-operator-crds", files=PROMETHEUS_OPERATOR_CRD_URLS, opts=child)
@@ -83,22 +87,26 @@ class ServingAddons(pulumi.ComponentResource):
 
         discord = k8s.core.v1.Secret(
             f"{name}-alertmanager-discord",
-            metadata={"name": DISCORD_SECRET, "namespace": MONITORING_NAMESPACE, "labels": {"app.kubernetes.io/part-of": "ai-serving"}},
+            metadata={
+                "name": DISCORD_SECRET_NAME,
+                "namespace": MONITORING_NAMESPACE,
+                "labels": {"app.kubernetes.io/part-of": "ai-serving"},
+            },
             type="Opaque",
             string_data={DISCORD_SECRET_KEY: pulumi.Output.secret(args.discord_webhook_url)},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, namespaces[MONITORING_NAMESPACE]]),
         )
         self.hf_token_secret = None
-        self.models_namespace_ready = [namespaces[serving.namespace]]
+        self.models_namespace_ready = [namespaces[models_ns]]
         if args.hf_token is not None:
             hf_secret = k8s.core.v1.Secret(
                 f"{name}-huggingface-token",
-                metadata={"name": HF_TOKEN_SECRET, "namespace": serving.namespace, "labels": {"app.kubernetes.io/part-of": "ai-serving"}},
+                metadata={"name": HF_TOKEN_SECRET_NAME, "namespace": models_ns, "labels": {"app.kubernetes.io/part-of": "ai-serving"}},
                 type="Opaque",
-                string_data={HF_TOKEN_KEY: pulumi.Output.secret(args.hf_token)},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, namespaces[serving.namespace]]),
+                string_data={HF_TOKEN_SECRET_KEY: pulumi.Output.secret(args.hf_token)},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, namespaces[models_ns]]),
             )
-            self.hf_token_secret = HF_TOKEN_SECRET
+            self.hf_token_secret = HF_TOKEN_SECRET_NAME
             self.models_namespace_ready.append(hf_secret)
 
         ns_monitoring = namespaces[MONITORING_NAMESPACE]
@@ -106,7 +114,7 @@ class ServingAddons(pulumi.ComponentResource):
             self,
             name,
             KUBE_PROMETHEUS_STACK,
-            kube_prometheus_stack_values(args.tier, serving.prometheus_retention_days),
+            kube_prometheus_stack_values(args.tier, args.prometheus_retention_days),
             [*after, *crds, ns_monitoring, discord],
         )
         self.releases = {
@@ -120,12 +128,12 @@ class ServingAddons(pulumi.ComponentResource):
             ),
             "dcgm-exporter": _release(self, name, DCGM_EXPORTER, dcgm_exporter_values(), [*after, *crds, ns_monitoring]),
         }
-        rules = serving_alert_rules("ai-serving-vllm", serving.namespace, serving.alerts)
+        rules = serving_alert_rules("ai-serving-vllm", models_ns, args.alerts)
         custom_resource(
             f"{name}-vllm-alerts", rules, pulumi.ResourceOptions(parent=self, depends_on=[*after, self.monitoring_crds, ns_monitoring])
         )
 
-        self.models_namespace = serving.namespace
+        self.models_namespace = models_ns
         self.monitoring_namespace = MONITORING_NAMESPACE
         self.prometheus_url = PROMETHEUS_URL
         self.register_outputs(

@@ -7,9 +7,10 @@ cannot hide a bad canary.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from infra.config.serving import AnalysisConfig, ModelSpec, effective_canary_steps
+from .vllm_model import CanaryAnalysis, CanaryStep, VllmModel
 
 CANARY_HASH_ARG = "canary-hash"
 # Label the PodMonitor copies from the pod onto every series (Prometheus label names use underscores).
@@ -17,9 +18,26 @@ HASH_SERIES_LABEL = "rollouts_pod_template_hash"
 API_HANDLERS = "/v1/.*"
 
 
-def canary_steps(spec: ModelSpec, analysis_template: str) -> list[dict[str, Any]]:
+def default_canary_weights(min_replicas: int) -> list[int]:
+    """One pod's share first, then half: with N replicas and no traffic router the weight is a replica ratio."""
+    first = min(50, math.ceil(100 / min_replicas))
+    return [first] if first >= 50 else [first, 50]
+
+
+def effective_canary_steps(model: VllmModel) -> list[CanaryStep]:
+    """The configured steps, or by default each weight of `default_canary_weights` followed by an analysis (so a
+    default canary is always gated)."""
+    if model.canary.steps is not None:
+        return list(model.canary.steps)
+    steps: list[CanaryStep] = []
+    for weight in default_canary_weights(model.min_replicas):
+        steps += [CanaryStep(set_weight=weight), CanaryStep(analysis=True)]
+    return steps
+
+
+def canary_steps(model: VllmModel, analysis_template: str) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = []
-    for step in effective_canary_steps(spec):
+    for step in effective_canary_steps(model):
         if step.set_weight is not None:
             steps.append({"setWeight": step.set_weight})
         elif step.pause is not None:
@@ -55,7 +73,7 @@ def ttft_p95_query(namespace: str, window_seconds: int) -> str:
     return f"scalar(histogram_quantile(0.95, sum by (le) (rate(vllm:time_to_first_token_seconds_bucket{{{sel}}}[{window_seconds}s]))))"
 
 
-def _metric(name: str, query: str, bound: float, analysis: AnalysisConfig, prometheus_url: str) -> dict[str, Any]:
+def _metric(name: str, query: str, bound: float, analysis: CanaryAnalysis, prometheus_url: str) -> dict[str, Any]:
     return {
         "name": name,
         # The first measurement reads a full window of traffic on the new pod, not its first seconds.
@@ -72,8 +90,8 @@ def _metric(name: str, query: str, bound: float, analysis: AnalysisConfig, prome
     }
 
 
-def analysis_template(spec: ModelSpec, name: str, namespace: str, labels: dict[str, str], prometheus_url: str) -> dict[str, Any]:
-    analysis = spec.canary.analysis
+def analysis_template(model: VllmModel, name: str, namespace: str, labels: dict[str, str], prometheus_url: str) -> dict[str, Any]:
+    analysis = model.canary.analysis
     window = analysis.interval_seconds
     return {
         "apiVersion": "argoproj.io/v1alpha1",

@@ -10,9 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from infra.config.serving import CANARY_SURGE_PODS, ModelSpec
-
 from .vllm_canary import canary_steps
+from .vllm_model import HuggingFaceWeights, VllmModel
 from .vllm_pod import HTTP_PORT, PodContext, pod_template, quantity, vllm_args
 
 ROLLOUT_API = "argoproj.io/v1alpha1"
@@ -43,8 +42,8 @@ class ModelNames:
     network_policy: str
 
 
-def names_for(spec: ModelSpec) -> ModelNames:
-    n = spec.name
+def names_for(model: VllmModel) -> ModelNames:
+    n = model.name
     return ModelNames(
         rollout=n,
         service=n,
@@ -60,21 +59,21 @@ def names_for(spec: ModelSpec) -> ModelNames:
     )
 
 
-def selector_labels(spec: ModelSpec) -> dict[str, str]:
+def selector_labels(model: VllmModel) -> dict[str, str]:
     """Stable across versions: a selector may never change under a running Rollout."""
-    return {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/component": "vllm-server"}
+    return {"app.kubernetes.io/name": model.name, "app.kubernetes.io/component": "vllm-server"}
 
 
-def common_labels(spec: ModelSpec) -> dict[str, str]:
-    return {**selector_labels(spec), "app.kubernetes.io/part-of": "ai-serving", "app.kubernetes.io/managed-by": "pulumi"}
+def common_labels(model: VllmModel) -> dict[str, str]:
+    return {**selector_labels(model), "app.kubernetes.io/part-of": "ai-serving", "app.kubernetes.io/managed-by": "pulumi"}
 
 
-def pod_labels(spec: ModelSpec) -> dict[str, str]:
-    return {**selector_labels(spec), "app.kubernetes.io/part-of": "ai-serving", VERSION_LABEL: spec.version}
+def pod_labels(model: VllmModel) -> dict[str, str]:
+    return {**selector_labels(model), "app.kubernetes.io/part-of": "ai-serving", VERSION_LABEL: model.version}
 
 
-def args_digest(spec: ModelSpec) -> str:
-    return hashlib.sha256(json.dumps(vllm_args(spec)).encode()).hexdigest()[:16]
+def args_digest(model: VllmModel) -> str:
+    return hashlib.sha256(json.dumps(vllm_args(model)).encode()).hexdigest()[:16]
 
 
 def _meta(name: str, namespace: str, labels: dict[str, str], annotations: dict[str, str] | None = None) -> dict[str, Any]:
@@ -84,71 +83,71 @@ def _meta(name: str, namespace: str, labels: dict[str, str], annotations: dict[s
     return meta
 
 
-def rollout(spec: ModelSpec, namespace: str, ctx: PodContext) -> dict[str, Any]:
-    names = names_for(spec)
+def rollout(model: VllmModel, namespace: str, ctx: PodContext) -> dict[str, Any]:
+    names = names_for(model)
     annotations = {}
-    if spec.image.digest is None:
+    if model.image.digest is None:
         annotations["checkov.io/skip1"] = (
             "CKV_K8S_43=staging pins the image by tag (imagePullPolicy Always); production requires a digest (config validation)"
         )
-    template_annotations = {"ai-serving/model-source": spec.source, "ai-serving/vllm-args-sha256": args_digest(spec)}
+    template_annotations = {"ai-serving/model-source": model.weights.uri, "ai-serving/vllm-args-sha256": args_digest(model)}
     return {
         "apiVersion": ROLLOUT_API,
         "kind": "Rollout",
-        "metadata": _meta(names.rollout, namespace, common_labels(spec), annotations),
+        "metadata": _meta(names.rollout, namespace, common_labels(model), annotations),
         # No `replicas`: the HPA owns the count (Argo starts at 1, the HPA raises it to replicas.min), so a
         # `pulumi up` never resets what the autoscaler chose.
         "spec": {
-            "selector": {"matchLabels": selector_labels(spec)},
+            "selector": {"matchLabels": selector_labels(model)},
             "revisionHistoryLimit": 5,
-            "progressDeadlineSeconds": spec.model_load_timeout_seconds + NODE_PROVISIONING_SECONDS,
+            "progressDeadlineSeconds": model.model_load_timeout_seconds + NODE_PROVISIONING_SECONDS,
             # A canary that never becomes ready (no GPU, bad weights) is aborted; stable keeps serving.
             "progressDeadlineAbort": True,
             # Going back to one of the last revisions (a config revert, `kubectl argo rollouts undo`) skips the
             # canary steps: those versions already passed them.
             "rollbackWindow": {"revisions": ROLLBACK_WINDOW_REVISIONS},
-            "template": pod_template(spec, ctx, pod_labels(spec), selector_labels(spec), template_annotations),
+            "template": pod_template(model, ctx, pod_labels(model), selector_labels(model), template_annotations),
             "strategy": {
                 "canary": {
                     "stableService": names.stable_service,
                     "canaryService": names.canary_service,
                     # Add the canary next to the stable pods, never remove serving capacity for it.
-                    "maxSurge": CANARY_SURGE_PODS,
+                    "maxSurge": model.canary.surge_pods,
                     "maxUnavailable": 0,
-                    "steps": canary_steps(spec, names.analysis_template),
+                    "steps": canary_steps(model, names.analysis_template),
                 }
             },
         },
     }
 
 
-def service(spec: ModelSpec, name: str, namespace: str, role: str) -> dict[str, Any]:
+def service(model: VllmModel, name: str, namespace: str, role: str) -> dict[str, Any]:
     """`role` is "all" (what clients call: stable and canary pods, so traffic follows the pod ratio), "stable"
     or "canary" (Argo pins those to one ReplicaSet)."""
-    labels = {**common_labels(spec), "ai-serving/service-role": role}
+    labels = {**common_labels(model), "ai-serving/service-role": role}
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": _meta(name, namespace, labels, dict(SKIP_AWAIT)),
         "spec": {
             "type": "ClusterIP",
-            "selector": selector_labels(spec),
+            "selector": selector_labels(model),
             "ports": [{"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP"}],
         },
     }
 
 
-def hpa(spec: ModelSpec, namespace: str) -> dict[str, Any]:
-    names = names_for(spec)
-    a = spec.autoscaling
+def hpa(model: VllmModel, namespace: str) -> dict[str, Any]:
+    names = names_for(model)
+    a = model.autoscaling
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": _meta(names.hpa, namespace, common_labels(spec)),
+        "metadata": _meta(names.hpa, namespace, common_labels(model)),
         "spec": {
             "scaleTargetRef": {"apiVersion": ROLLOUT_API, "kind": "Rollout", "name": names.rollout},
-            "minReplicas": spec.replicas.min,
-            "maxReplicas": spec.replicas.max,
+            "minReplicas": model.min_replicas,
+            "maxReplicas": model.max_replicas,
             "metrics": [
                 {
                     "type": "Pods",
@@ -175,22 +174,22 @@ def hpa(spec: ModelSpec, namespace: str) -> dict[str, Any]:
     }
 
 
-def pdb(spec: ModelSpec, namespace: str) -> dict[str, Any]:
+def pdb(model: VllmModel, namespace: str) -> dict[str, Any]:
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": _meta(names_for(spec).pdb, namespace, common_labels(spec)),
+        "metadata": _meta(names_for(model).pdb, namespace, common_labels(model)),
         "spec": {
             # maxUnavailable (not minAvailable): with one replica a minAvailable of 1 blocks every node drain.
             "maxUnavailable": 1,
             # A crash-looping pod protects nothing; let drains evict it.
             "unhealthyPodEvictionPolicy": "AlwaysAllow",
-            "selector": {"matchLabels": selector_labels(spec)},
+            "selector": {"matchLabels": selector_labels(model)},
         },
     }
 
 
-def network_policy(spec: ModelSpec, namespace: str, monitoring_namespace: str, client_namespaces: list[str]) -> dict[str, Any]:
+def network_policy(model: VllmModel, namespace: str, monitoring_namespace: str, client_namespaces: list[str]) -> dict[str, Any]:
     peers: list[dict[str, Any]] = [{"podSelector": {}}]
     peers += [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}} for ns in [monitoring_namespace, *client_namespaces]
@@ -198,9 +197,9 @@ def network_policy(spec: ModelSpec, namespace: str, monitoring_namespace: str, c
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": _meta(names_for(spec).network_policy, namespace, common_labels(spec)),
+        "metadata": _meta(names_for(model).network_policy, namespace, common_labels(model)),
         "spec": {
-            "podSelector": {"matchLabels": selector_labels(spec)},
+            "podSelector": {"matchLabels": selector_labels(model)},
             "policyTypes": ["Ingress", "Egress"],
             # The API port only: from this namespace, Prometheus, and the listed client namespaces.
             "ingress": [{"from": peers, "ports": [{"protocol": "TCP", "port": HTTP_PORT}]}],
@@ -221,47 +220,47 @@ def network_policy(spec: ModelSpec, namespace: str, monitoring_namespace: str, c
     }
 
 
-def service_account(spec: ModelSpec, namespace: str, role_arn: str | None) -> dict[str, Any]:
+def service_account(model: VllmModel, namespace: str, role_arn: str | None) -> dict[str, Any]:
     annotations = {"eks.amazonaws.com/role-arn": role_arn} if role_arn else None
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
-        "metadata": _meta(names_for(spec).service_account, namespace, common_labels(spec), annotations),
+        "metadata": _meta(names_for(model).service_account, namespace, common_labels(model), annotations),
         # The pod needs no Kubernetes API access; IRSA mounts its own web-identity token.
         "automountServiceAccountToken": role_arn is not None,
     }
 
 
-def serving_record(spec: ModelSpec, namespace: str) -> dict[str, Any]:
+def serving_record(model: VllmModel, namespace: str) -> dict[str, Any]:
     """What is declared to run: model, version, weights, image and the exact vLLM arguments. The previous
     revisions' pod templates (and so their arguments) stay in the Rollout's ReplicaSets for a rollback."""
     data = {
-        "model": spec.name,
-        "version": spec.version,
-        "source": spec.source,
-        "revision": spec.revision or "",
-        "servedModelName": spec.served_name,
-        "image": spec.image.reference,
-        "gpusPerReplica": str(spec.gpus_per_replica),
-        "nodeGroup": spec.node_group,
-        "vllmArgs": json.dumps(vllm_args(spec)),
-        "vllmArgsSha256": args_digest(spec),
+        "model": model.name,
+        "version": model.version,
+        "source": model.weights.uri,
+        "revision": (model.weights.revision if isinstance(model.weights, HuggingFaceWeights) else None) or "",
+        "servedModelName": model.served_name,
+        "image": model.image.reference,
+        "gpusPerReplica": str(model.gpus_per_replica),
+        "nodeGroup": model.node_group,
+        "vllmArgs": json.dumps(vllm_args(model)),
+        "vllmArgsSha256": args_digest(model),
     }
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _meta(names_for(spec).record, namespace, common_labels(spec)),
+        "metadata": _meta(names_for(model).record, namespace, common_labels(model)),
         "data": data,
     }
 
 
-def pod_monitor(spec: ModelSpec, namespace: str) -> dict[str, Any]:
+def pod_monitor(model: VllmModel, namespace: str) -> dict[str, Any]:
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PodMonitor",
-        "metadata": _meta(names_for(spec).pod_monitor, namespace, common_labels(spec)),
+        "metadata": _meta(names_for(model).pod_monitor, namespace, common_labels(model)),
         "spec": {
-            "selector": {"matchLabels": selector_labels(spec)},
+            "selector": {"matchLabels": selector_labels(model)},
             "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
             # Copied onto every series: the canary gate selects the canary by its pod template hash, alerts
             # group by model.

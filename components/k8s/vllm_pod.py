@@ -1,6 +1,6 @@
 """The vLLM pod: command line, probes, volumes, security and GPU scheduling, as plain Kubernetes dicts.
 
-Pure functions of a ModelSpec; `vllm_objects` wraps the template into the Rollout.
+Pure functions of a VllmModel; `vllm_objects` wraps the template into the Rollout.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalogs.gpu_scheduling import GPU_PRESENT_LABEL, NODE_GROUP_LABEL, gpu_toleration
-from infra.config.serving import ModelSpec
+
+from .vllm_model import HuggingFaceWeights, S3Weights, VllmModel
 
 HTTP_PORT = 8000
 # A UID no image user has, >= 10000 so it never maps to a host account (checkov CKV_K8S_40).
@@ -23,7 +24,7 @@ SHUTDOWN_MARGIN_SECONDS = 30
 STARTUP_PROBE_PERIOD_SECONDS = 10
 
 HF_TOKEN_DIR = "/var/run/secrets/huggingface"
-HF_TOKEN_KEY = "token"
+HF_TOKEN_SECRET_KEY = "token"
 CACHE_DIR = "/var/cache/models"
 HOME_DIR = "/home/vllm"
 # Small fixed emptyDirs next to the model cache: HOME (configs, lock files) and /tmp.
@@ -33,7 +34,7 @@ TMP_SIZE_GIB = 2
 
 @dataclass(frozen=True)
 class PodContext:
-    """What the pod needs besides the spec: its service account and the Secret holding the HF token."""
+    """What the pod needs besides the model: its service account and the Secret holding the HF token."""
 
     service_account: str
     hf_token_secret: str | None
@@ -41,14 +42,14 @@ class PodContext:
     mounts_service_account_token: bool
 
 
-def vllm_args(spec: ModelSpec) -> list[str]:
+def vllm_args(model: VllmModel) -> list[str]:
     """The `vllm serve` arguments, in a fixed order so a diff shows exactly what changed."""
-    v = spec.vllm
+    v = model.engine
     args = [
-        spec.source,
+        model.weights.uri,
         "--host=0.0.0.0",
         f"--port={HTTP_PORT}",
-        f"--served-model-name={spec.served_name}",
+        f"--served-model-name={model.served_name}",
         f"--tensor-parallel-size={v.tensor_parallel_size}",
         f"--gpu-memory-utilization={v.gpu_memory_utilization}",
         f"--max-num-seqs={v.max_num_seqs}",
@@ -59,31 +60,31 @@ def vllm_args(spec: ModelSpec) -> list[str]:
         args.append(f"--max-model-len={v.max_model_len}")
     if v.quantization is not None:
         args.append(f"--quantization={v.quantization}")
-    if spec.revision is not None:
-        args.append(f"--revision={spec.revision}")
-    if spec.source_kind == "s3":
+    if isinstance(model.weights, HuggingFaceWeights) and model.weights.revision is not None:
+        args.append(f"--revision={model.weights.revision}")
+    if isinstance(model.weights, S3Weights):
         # Streams safetensors straight from S3 into GPU memory (credentials from IRSA).
         args.append("--load-format=runai_streamer")
     args += [
         # On SIGTERM: refuse new requests, let in-flight ones finish for up to this long.
-        f"--shutdown-timeout={spec.drain_seconds}",
+        f"--shutdown-timeout={model.drain_seconds}",
         "--disable-access-log-for-endpoints=/health,/metrics",
         *v.extra_args,
     ]
     return args
 
 
-def termination_grace_seconds(spec: ModelSpec) -> int:
+def termination_grace_seconds(model: VllmModel) -> int:
     """preStop sleep + vLLM drain + teardown: the kubelet must not SIGKILL a pod that is still draining."""
-    return PRESTOP_SLEEP_SECONDS + spec.drain_seconds + SHUTDOWN_MARGIN_SECONDS
+    return PRESTOP_SLEEP_SECONDS + model.drain_seconds + SHUTDOWN_MARGIN_SECONDS
 
 
-def startup_failure_threshold(spec: ModelSpec) -> int:
+def startup_failure_threshold(model: VllmModel) -> int:
     """Probe attempts that cover the model load budget (download + load + compile)."""
-    return math.ceil(spec.model_load_timeout_seconds / STARTUP_PROBE_PERIOD_SECONDS)
+    return math.ceil(model.model_load_timeout_seconds / STARTUP_PROBE_PERIOD_SECONDS)
 
 
-def probes(spec: ModelSpec) -> dict[str, dict[str, Any]]:
+def probes(model: VllmModel) -> dict[str, dict[str, Any]]:
     health = {"path": "/health", "port": "http"}
     return {
         # Liveness and readiness only start once this passed, so a slow load is never killed as "dead".
@@ -91,7 +92,7 @@ def probes(spec: ModelSpec) -> dict[str, dict[str, Any]]:
             "httpGet": health,
             "periodSeconds": STARTUP_PROBE_PERIOD_SECONDS,
             "timeoutSeconds": 5,
-            "failureThreshold": startup_failure_threshold(spec),
+            "failureThreshold": startup_failure_threshold(model),
         },
         "readinessProbe": {"httpGet": health, "periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3},
         # A minute of failed health checks: the engine is wedged, restart it.
@@ -99,13 +100,13 @@ def probes(spec: ModelSpec) -> dict[str, dict[str, Any]]:
     }
 
 
-def resources(spec: ModelSpec) -> dict[str, dict[str, Any]]:
-    r = spec.resources
+def resources(model: VllmModel) -> dict[str, dict[str, Any]]:
+    r = model.resources
     amounts = {
         "cpu": quantity(r.cpu),
         "memory": f"{r.memory_gib}Gi",
         "ephemeral-storage": f"{r.ephemeral_storage_gib + HOME_SIZE_GIB + TMP_SIZE_GIB}Gi",
-        "nvidia.com/gpu": str(spec.gpus_per_replica),
+        "nvidia.com/gpu": str(model.gpus_per_replica),
     }
     # Requests == limits: GPUs require it, and for CPU/memory it makes the pod Guaranteed (evicted last).
     return {"requests": dict(amounts), "limits": dict(amounts)}
@@ -116,7 +117,7 @@ def quantity(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{round(value * 1000)}m"
 
 
-def env(spec: ModelSpec, ctx: PodContext) -> list[dict[str, Any]]:
+def env(model: VllmModel, ctx: PodContext) -> list[dict[str, Any]]:
     variables = [
         {"name": "HOME", "value": HOME_DIR},
         # torch and triton look the user up by name; the UID has no passwd entry in the image.
@@ -130,13 +131,13 @@ def env(spec: ModelSpec, ctx: PodContext) -> list[dict[str, Any]]:
     ]
     if ctx.hf_token_secret is not None:
         # huggingface_hub reads the token from this file; a mounted file keeps it out of `kubectl describe`.
-        variables.append({"name": "HF_TOKEN_PATH", "value": f"{HF_TOKEN_DIR}/{HF_TOKEN_KEY}"})
+        variables.append({"name": "HF_TOKEN_PATH", "value": f"{HF_TOKEN_DIR}/{HF_TOKEN_SECRET_KEY}"})
     return variables
 
 
-def volumes(spec: ModelSpec, ctx: PodContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def volumes(model: VllmModel, ctx: PodContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(pod volumes, container mounts). Caches are per pod: vLLM caches hold pickles, never share them."""
-    r = spec.resources
+    r = model.resources
     vols: list[dict[str, Any]] = [
         # Counted in the memory limit; without it /dev/shm is 64 MiB and NCCL or the tokenizer workers fail.
         {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{r.shm_size_gib}Gi"}},
@@ -154,7 +155,11 @@ def volumes(spec: ModelSpec, ctx: PodContext) -> tuple[list[dict[str, Any]], lis
         vols.append(
             {
                 "name": "hf-token",
-                "secret": {"secretName": ctx.hf_token_secret, "items": [{"key": HF_TOKEN_KEY, "path": HF_TOKEN_KEY}], "defaultMode": 0o440},
+                "secret": {
+                    "secretName": ctx.hf_token_secret,
+                    "items": [{"key": HF_TOKEN_SECRET_KEY, "path": HF_TOKEN_SECRET_KEY}],
+                    "defaultMode": 0o440,
+                },
             }
         )
         mounts.append({"name": "hf-token", "mountPath": HF_TOKEN_DIR, "readOnly": True})
@@ -183,10 +188,10 @@ def pod_security_context() -> dict[str, Any]:
     }
 
 
-def scheduling(spec: ModelSpec, selector: dict[str, str]) -> dict[str, Any]:
+def scheduling(model: VllmModel, selector: dict[str, str]) -> dict[str, Any]:
     """Only the model's GPU node group: its label selects it, its taint is tolerated."""
     return {
-        "nodeSelector": {NODE_GROUP_LABEL: spec.node_group, GPU_PRESENT_LABEL: "true"},
+        "nodeSelector": {NODE_GROUP_LABEL: model.node_group, GPU_PRESENT_LABEL: "true"},
         "tolerations": [gpu_toleration()],
         # Spread replicas over zones when capacity allows; never block scheduling for it.
         "topologySpreadConstraints": [
@@ -200,29 +205,29 @@ def scheduling(spec: ModelSpec, selector: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def image_pull_policy(spec: ModelSpec) -> str:
+def image_pull_policy(model: VllmModel) -> str:
     # A digest cannot change, so the cached image is right; a tag can be re-pushed, so ask the registry.
-    return "IfNotPresent" if spec.image.digest else "Always"
+    return "IfNotPresent" if model.image.digest else "Always"
 
 
 def pod_template(
-    spec: ModelSpec, ctx: PodContext, labels: dict[str, str], selector: dict[str, str], annotations: dict[str, str]
+    model: VllmModel, ctx: PodContext, labels: dict[str, str], selector: dict[str, str], annotations: dict[str, str]
 ) -> dict[str, Any]:
-    vols, mounts = volumes(spec, ctx)
+    vols, mounts = volumes(model, ctx)
     container = {
         "name": "vllm",
-        "image": spec.image.reference,
-        "imagePullPolicy": image_pull_policy(spec),
+        "image": model.image.reference,
+        "imagePullPolicy": image_pull_policy(model),
         "command": ["vllm", "serve"],
-        "args": vllm_args(spec),
+        "args": vllm_args(model),
         "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
-        "env": env(spec, ctx),
-        "resources": resources(spec),
+        "env": env(model, ctx),
+        "resources": resources(model),
         "volumeMounts": mounts,
         "securityContext": container_security_context(),
         # Stop sending new requests before vLLM starts draining (it refuses new ones once SIGTERM arrives).
         "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}},
-        **probes(spec),
+        **probes(model),
     }
     return {
         "metadata": {"labels": labels, "annotations": annotations},
@@ -230,10 +235,10 @@ def pod_template(
             "serviceAccountName": ctx.service_account,
             "automountServiceAccountToken": ctx.mounts_service_account_token,
             "enableServiceLinks": False,
-            "terminationGracePeriodSeconds": termination_grace_seconds(spec),
+            "terminationGracePeriodSeconds": termination_grace_seconds(model),
             "securityContext": pod_security_context(),
             "containers": [container],
             "volumes": vols,
-            **scheduling(spec, selector),
+            **scheduling(model, selector),
         },
     }

@@ -18,10 +18,10 @@ import pulumi_kubernetes as k8s
 
 from components.aws.irsa import irsa_role
 from components.k8s.objects import custom_resource
-from infra.config.serving import ModelSpec
 
 from . import vllm_objects as objects
 from .vllm_canary import analysis_template
+from .vllm_model import S3Weights, VllmModel
 from .vllm_pod import HTTP_PORT, PodContext
 
 
@@ -36,7 +36,7 @@ class IrsaTrust:
 
 @dataclass(frozen=True)
 class VllmServiceArgs:
-    spec: ModelSpec
+    model: VllmModel
     namespace: str
     cluster_name: str
     prometheus_url: str
@@ -76,36 +76,36 @@ class VllmService(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: VllmServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ai-serving:k8s:VllmService", name, None, opts)
-        spec, ns = args.spec, args.namespace
-        names = objects.names_for(spec)
+        model, ns = args.model, args.namespace
+        names = objects.names_for(model)
         after = list(args.depends_on)
         child = pulumi.ResourceOptions(parent=self, depends_on=after)
 
         role_arn: pulumi.Output[str] | None = None
-        if spec.source_kind == "s3":
+        if isinstance(model.weights, S3Weights):
             if args.irsa is None:
-                raise ValueError(f"model {spec.name} reads weights from S3 and needs the cluster's OIDC provider (VllmServiceArgs.irsa)")
-            role_arn = self._weights_role(name, args, args.irsa, names.service_account)
+                raise ValueError(f"model {model.name} reads weights from S3 and needs the cluster's OIDC provider (VllmServiceArgs.irsa)")
+            role_arn = self._weights_role(name, args, model.weights, args.irsa, names.service_account)
 
-        sa = objects.service_account(spec, ns, None)
+        sa = objects.service_account(model, ns, None)
         metadata: Any = sa["metadata"]
         if role_arn is not None:
             metadata = {**metadata, "annotations": {"eks.amazonaws.com/role-arn": role_arn}}
         k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=metadata, automount_service_account_token=role_arn is not None, opts=child)
-        record = objects.serving_record(spec, ns)
+        record = objects.serving_record(model, ns)
         k8s.core.v1.ConfigMap(f"{name}-record", metadata=record["metadata"], data=record["data"], opts=child)
 
         services = []
         for role, svc_name in (("all", names.service), ("stable", names.stable_service), ("canary", names.canary_service)):
-            svc = objects.service(spec, svc_name, ns, role)
+            svc = objects.service(model, svc_name, ns, role)
             services.append(k8s.core.v1.Service(f"{name}-svc-{role}", metadata=svc["metadata"], spec=svc["spec"], opts=child))
 
-        pdb = objects.pdb(spec, ns)
+        pdb = objects.pdb(model, ns)
         k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=pdb["metadata"], spec=pdb["spec"], opts=child)
-        netpol = objects.network_policy(spec, ns, args.monitoring_namespace, list(args.client_namespaces))
+        netpol = objects.network_policy(model, ns, args.monitoring_namespace, list(args.client_namespaces))
         k8s.networking.v1.NetworkPolicy(f"{name}-netpol", metadata=netpol["metadata"], spec=netpol["spec"], opts=child)
 
-        template = analysis_template(spec, names.analysis_template, ns, objects.common_labels(spec), args.prometheus_url)
+        template = analysis_template(model, names.analysis_template, ns, objects.common_labels(model), args.prometheus_url)
         gate = custom_resource(
             f"{name}-canary-gate", template, pulumi.ResourceOptions(parent=self, depends_on=[*after, *args.rollouts_crds])
         )
@@ -114,15 +114,15 @@ class VllmService(pulumi.ComponentResource):
         )
         rollout = custom_resource(
             f"{name}-rollout",
-            objects.rollout(spec, ns, ctx),
+            objects.rollout(model, ns, ctx),
             pulumi.ResourceOptions(parent=self, depends_on=[*after, *args.rollouts_crds, gate, *services]),
         )
         custom_resource(
             f"{name}-podmonitor",
-            objects.pod_monitor(spec, ns),
+            objects.pod_monitor(model, ns),
             pulumi.ResourceOptions(parent=self, depends_on=[*after, *args.monitoring_crds]),
         )
-        autoscaler = objects.hpa(spec, ns)
+        autoscaler = objects.hpa(model, ns)
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa",
             metadata=autoscaler["metadata"],
@@ -132,17 +132,19 @@ class VllmService(pulumi.ComponentResource):
 
         self.endpoint = f"http://{names.service}.{ns}.svc:{HTTP_PORT}/v1"
         self.rollout_name = names.rollout
-        self.register_outputs({"endpoint": self.endpoint, "rollout": self.rollout_name, "servedModelName": spec.served_name})
+        self.register_outputs({"endpoint": self.endpoint, "rollout": self.rollout_name, "servedModelName": model.served_name})
 
-    def _weights_role(self, name: str, args: VllmServiceArgs, irsa: IrsaTrust, service_account: str) -> pulumi.Output[str]:
-        bucket, prefix = args.spec.s3_location
+    def _weights_role(
+        self, name: str, args: VllmServiceArgs, weights: S3Weights, irsa: IrsaTrust, service_account: str
+    ) -> pulumi.Output[str]:
+        bucket, prefix = weights.bucket, weights.prefix
         role = irsa_role(
             f"{name}-weights-role",
             oidc_provider_arn=irsa.oidc_provider_arn,
             oidc_provider_url=irsa.oidc_provider_url,
             namespace=args.namespace,
             service_account=service_account,
-            description=f"{args.cluster_name}: model {args.spec.name} reads its weights from s3://{bucket}/{prefix}/",
+            description=f"{args.cluster_name}: model {args.model.name} reads its weights from s3://{bucket}/{prefix}/",
             opts=pulumi.ResourceOptions(parent=self),
         )
         aws.iam.RolePolicy(

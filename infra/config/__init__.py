@@ -19,7 +19,8 @@ from .aws import ClusterConfig, EcrConfig, GithubConfig, GpuNodeGroupConfig, Net
 from .base import NAMESPACE, ConfigError, ConfigProblem, StrictModel, key_path, problems_from_validation_error
 from .delivery import ArgoCdConfig, ModelGateConfig, argocd_problems, model_gate_problems
 from .gcp import APP_ENV_SECRET_KEY, GcpConfig, gcp_problems
-from .serving import SERVING_SECRET_KEYS, ModelSpec, ServingConfig, serving_problems
+from .serving import SERVING_SECRET_KEYS, ModelConfig, ServingConfig
+from .serving_rules import serving_problems
 
 __all__ = ["SECRET_KEYS", "ConfigError", "ConfigProblem", "StackConfig", "load_stack_config", "read_pulumi_config"]
 
@@ -44,7 +45,7 @@ class StackConfig(StrictModel):
     model_gate: ModelGateConfig = ModelGateConfig()
     # Serving layer: cluster add-ons (unset: not installed) and the served models.
     serving: ServingConfig | None = None
-    models: list[ModelSpec] = []
+    models: list[ModelConfig] = []
     # GCP GPU VM path: unset or enabled: false means no GCP resources.
     gcp: GcpConfig | None = None
 

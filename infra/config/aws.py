@@ -8,10 +8,13 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from catalogs.aws_gpu_instances import GPU_INSTANCES
+from catalogs.naming import dns_label_pattern
 
 from .base import StrictModel
 
-DnsLabel = Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")]
+# Cluster and GPU node group names prefix longer names (IAM roles "<cluster>-...", launch templates, node
+# group and autoscaler tags), so they keep to 32 characters.
+PlatformName = Annotated[str, Field(pattern=dns_label_pattern(32))]
 IamPrincipalArn = Annotated[str, Field(pattern=r"^arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")]
 CapacityType = Literal["ON_DEMAND", "SPOT"]
 GpuAmiType = Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"]
@@ -90,7 +93,7 @@ class SystemNodeGroupConfig(StrictModel):
 
 
 class GpuNodeGroupConfig(StrictModel):
-    name: DnsLabel
+    name: PlatformName
     instance_types: Annotated[list[str], Field(min_length=1)]
     capacity_type: CapacityType
     scaling: ScalingConfig
@@ -140,7 +143,7 @@ class GpuNodeGroupConfig(StrictModel):
 
 
 class ClusterConfig(StrictModel):
-    name: DnsLabel
+    name: PlatformName
     kubernetes_version: Literal["1.32", "1.33", "1.34", "1.35"]
     admin_principal_arns: Annotated[list[IamPrincipalArn], Field(min_length=1)]
     public_endpoint: bool = True

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from catalogs.naming import DNS_LABEL_MAX_LENGTH, dns_label_pattern
+
 NAMESPACE = "ai-serving"
+
+
+# A config value that becomes a Kubernetes or cloud name: catalogs.naming's one rule. Namespaces, Argo CD names and
+# a model's node group are used as they are, so the full length; names that prefix derived names use a shorter limit
+# with `dns_label_pattern(n)`.
+DnsLabel = Annotated[str, Field(pattern=dns_label_pattern(DNS_LABEL_MAX_LENGTH))]
 
 
 class StrictModel(BaseModel):

@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-import pulumi
 from pydantic import Field, field_validator, model_validator
 
-from components.k8s.argocd import ApplicationSpec, ArgoCdArgs
 from infra import model_gate
 
-from .base import ConfigProblem, StrictModel, key_path
+from .base import ConfigProblem, DnsLabel, StrictModel, key_path
 
-DnsLabel = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
 # https or scp-style ssh Git URLs; no wildcards, so the AppProject built from them stays a real restriction.
 GitRepoUrl = Annotated[str, Field(pattern=r"^(https://[A-Za-z0-9.-]+(:\d+)?/[^\s*]+|git@[A-Za-z0-9.-]+:[^\s*]+)$", max_length=500)]
 RepoPath = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$", max_length=500)]
@@ -108,17 +105,6 @@ def argocd_problems(tier: str, argocd: ArgoCdConfig | None, system_min_nodes: in
             )
         )
     return problems
-
-
-def argocd_args(argocd: ArgoCdConfig, depends_on: Sequence[pulumi.Resource] = ()) -> ArgoCdArgs:
-    return ArgoCdArgs(
-        namespace=argocd.namespace,
-        high_availability=argocd.high_availability,
-        project_name=argocd.project.name,
-        project_description=argocd.project.description,
-        applications=tuple(ApplicationSpec(a.name, a.repo_url, a.path, a.target_revision, a.namespace) for a in argocd.applications),
-        depends_on=depends_on,
-    )
 
 
 def model_gate_problems(tier: str, models: Sequence[model_gate.ServedModel], gate: ModelGateConfig) -> list[ConfigProblem]:

@@ -2,38 +2,31 @@
 
 Rules inside one model (tensor parallel size equals GPUs per replica, min <= max, canary weights increasing) are
 validators here; rules that need other keys (the node group a model names, the tier, which secrets are set) are
-in `serving_problems`, registered in CROSS_FIELD_CHECKS.
+in `serving_rules.serving_problems`, registered in CROSS_FIELD_CHECKS.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterable
 from itertools import pairwise
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from catalogs.aws_gpu_instances import GPU_INSTANCES, allocatable
+from catalogs.naming import dns_label_pattern
 
-from .aws import GpuNodeGroupConfig
-from .base import NAMESPACE, ConfigProblem, StrictModel, key_path
-
-if TYPE_CHECKING:
-    from . import Environment, StackConfig
+from .base import DnsLabel, StrictModel
 
 # Secret config keys of the serving layer (`pulumi config set --secret ai-serving:<key> ...`).
-HF_TOKEN_KEY = "huggingFaceToken"
-DISCORD_WEBHOOK_KEY = "alertmanagerDiscordWebhook"
-SERVING_SECRET_KEYS = frozenset({HF_TOKEN_KEY, DISCORD_WEBHOOK_KEY})
+HF_TOKEN_CONFIG_KEY = "huggingFaceToken"
+DISCORD_WEBHOOK_CONFIG_KEY = "alertmanagerDiscordWebhook"
+SERVING_SECRET_KEYS = frozenset({HF_TOKEN_CONFIG_KEY, DISCORD_WEBHOOK_CONFIG_KEY})
 
 # A model name becomes the name of its Rollout, Services (`<name>-canary`) and ServiceAccount: a DNS-1035 label
 # short enough for every derived name.
-ModelName = Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")]
+ModelName = Annotated[str, Field(pattern=dns_label_pattern(40))]
 # Used as a label value and as a file name (models/<name>/<version>.json of the promotion gate).
 ModelVersion = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")]
-DnsLabel = Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")]
 
 _HF_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 # The prefix is required: the model's IAM role may read that prefix only, never a whole bucket. No '*' or '?':
@@ -72,7 +65,7 @@ _FORBIDDEN_FLAGS = {
 }
 
 
-class ImageRef(StrictModel):
+class ImageConfig(StrictModel):
     repository: Annotated[str, Field(pattern=r"^([a-z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")]
     tag: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
     # The content address of the tag. Required in production (tags can be re-pushed; a digest cannot change).
@@ -91,7 +84,7 @@ class ImageRef(StrictModel):
         return f"{base}@{self.digest}" if self.digest else base
 
 
-class VllmSettings(StrictModel):
+class VllmConfig(StrictModel):
     tensor_parallel_size: Annotated[int, Field(ge=1, le=8)] = 1
     # None lets vLLM take the model's own context length (which may not fit the KV cache on a small GPU).
     max_model_len: Annotated[int, Field(ge=256, le=1_048_576)] | None = None
@@ -120,7 +113,7 @@ class VllmSettings(StrictModel):
         return v
 
 
-class PodResources(StrictModel):
+class PodResourcesConfig(StrictModel):
     # CPU and memory requests equal the limits: a Guaranteed pod is the last one the kubelet evicts.
     cpu: Annotated[float, Field(ge=0.5, le=192)]
     memory_gib: Annotated[int, Field(ge=4, le=2048)]
@@ -130,26 +123,26 @@ class PodResources(StrictModel):
     ephemeral_storage_gib: Annotated[int, Field(ge=10, le=4096)] = 50
 
     @model_validator(mode="after")
-    def _shm_inside_memory(self) -> PodResources:
+    def _shm_inside_memory(self) -> PodResourcesConfig:
         if self.shm_size_gib >= self.memory_gib:
             raise ValueError(f"shmSizeGib ({self.shm_size_gib}) is part of memoryGib ({self.memory_gib}) and must be smaller")
         return self
 
 
-class ReplicaRange(StrictModel):
+class ReplicaRangeConfig(StrictModel):
     # At least 1: an HPA only scales from zero with the alpha HPAScaleToZero feature gate, which EKS does not
     # enable, and a pod-less model has no queue metric to wake on (see docs/serving.md).
     min: Annotated[int, Field(ge=1, le=100)]
     max: Annotated[int, Field(ge=1, le=100)]
 
     @model_validator(mode="after")
-    def _ordered(self) -> ReplicaRange:
+    def _ordered(self) -> ReplicaRangeConfig:
         if self.min > self.max:
             raise ValueError(f"must satisfy min <= max (got min {self.min}, max {self.max})")
         return self
 
 
-class CanaryStep(StrictModel):
+class CanaryStepConfig(StrictModel):
     """One Argo Rollouts canary step: exactly one of setWeight, pause (seconds; 0 waits for a promote) or analysis."""
 
     set_weight: Annotated[int, Field(ge=1, le=100)] | None = None
@@ -157,7 +150,7 @@ class CanaryStep(StrictModel):
     analysis: Literal[True] | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> CanaryStep:
+    def _exactly_one(self) -> CanaryStepConfig:
         chosen = [k for k in ("set_weight", "pause", "analysis") if getattr(self, k) is not None]
         if len(chosen) != 1:
             raise ValueError("a step sets exactly one of setWeight, pause or analysis")
@@ -185,12 +178,12 @@ class AnalysisConfig(StrictModel):
 
 class CanaryConfig(StrictModel):
     # None: derived from replicas.min (one pod first, then half, each followed by an analysis).
-    steps: Annotated[list[CanaryStep], Field(min_length=1)] | None = None
+    steps: Annotated[list[CanaryStepConfig], Field(min_length=1)] | None = None
     analysis: AnalysisConfig = AnalysisConfig()
 
     @field_validator("steps")
     @classmethod
-    def _weights_increase(cls, v: list[CanaryStep] | None) -> list[CanaryStep] | None:
+    def _weights_increase(cls, v: list[CanaryStepConfig] | None) -> list[CanaryStepConfig] | None:
         if v is None:
             return v
         weights = [s.set_weight for s in v if s.set_weight is not None]
@@ -210,7 +203,7 @@ class AutoscalingConfig(StrictModel):
     scale_down_stabilization_seconds: Annotated[int, Field(ge=600, le=3600)] = 900
 
 
-class ModelSpec(StrictModel):
+class ModelConfig(StrictModel):
     name: ModelName
     version: ModelVersion
     # A Hugging Face id ("Qwen/Qwen2.5-1.5B-Instruct") or an S3 prefix ("s3://bucket/models/qwen/") read through
@@ -219,11 +212,11 @@ class ModelSpec(StrictModel):
     # Hugging Face revision (commit sha, tag or branch) to pin the weights; HF sources only.
     revision: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]{1,100}$")] | None = None
     served_model_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,127}$")] | None = None
-    image: ImageRef
-    vllm: VllmSettings = VllmSettings()
+    image: ImageConfig
+    vllm: VllmConfig = VllmConfig()
     gpus_per_replica: Annotated[int, Field(ge=1, le=8)] = 1
-    resources: PodResources
-    replicas: ReplicaRange
+    resources: PodResourcesConfig
+    replicas: ReplicaRangeConfig
     # The gpuNodeGroups entry the pods run on.
     node_group: DnsLabel
     # Budget of the startup probe: how long downloading and loading the weights may take.
@@ -241,7 +234,7 @@ class ModelSpec(StrictModel):
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> ModelSpec:
+    def _consistent(self) -> ModelConfig:
         if self.vllm.tensor_parallel_size != self.gpus_per_replica:
             raise ValueError(
                 f"vllm.tensorParallelSize ({self.vllm.tensor_parallel_size}) must equal gpusPerReplica ({self.gpus_per_replica}):"
@@ -268,7 +261,7 @@ class ModelSpec(StrictModel):
         return self.served_model_name or self.name
 
 
-class AlertThresholds(StrictModel):
+class AlertThresholdsConfig(StrictModel):
     # 5xx / all OpenAI API responses of a model over 10 minutes.
     error_ratio: Annotated[float, Field(gt=0, le=1)] = 0.05
     # Average waiting requests per pod for 15 minutes (the HPA is at its max or cannot get GPUs).
@@ -288,7 +281,7 @@ class ServingConfig(StrictModel):
     client_namespaces: list[DnsLabel] = []
     # Prometheus keeps metrics this long (on an emptyDir: a Prometheus restart loses them).
     prometheus_retention_days: Annotated[int, Field(ge=1, le=90)] = 7
-    alerts: AlertThresholds = AlertThresholds()
+    alerts: AlertThresholdsConfig = AlertThresholdsConfig()
 
     @field_validator("namespace")
     @classmethod
@@ -296,195 +289,3 @@ class ServingConfig(StrictModel):
         if v in {"default", "kube-system", "kube-public", "kube-node-lease", "monitoring", "argo-rollouts"}:
             raise ValueError(f"{v!r} is reserved; use a namespace of its own for the model servers")
         return v
-
-
-def default_canary_weights(min_replicas: int) -> list[int]:
-    """One pod's share first, then half: with N replicas and no traffic router the weight is a replica ratio."""
-    first = min(50, math.ceil(100 / min_replicas))
-    return [first] if first >= 50 else [first, 50]
-
-
-def effective_canary_steps(spec: ModelSpec) -> list[CanaryStep]:
-    if spec.canary.steps is not None:
-        return list(spec.canary.steps)
-    steps: list[CanaryStep] = []
-    for weight in default_canary_weights(spec.replicas.min):
-        steps += [CanaryStep(set_weight=weight), CanaryStep(analysis=True)]
-    return steps
-
-
-# Extra pods a canary adds on top of the HPA's count (Rollout maxSurge), which the node group must hold.
-CANARY_SURGE_PODS = 1
-
-
-def serving_problems(cfg: StackConfig, env: Environment) -> list[ConfigProblem]:
-    """Rules between `models`, `serving`, `gpuNodeGroups`, the tier and the secret keys."""
-    problems: list[ConfigProblem] = []
-    if cfg.serving is None:
-        if cfg.models:
-            problems.append(ConfigProblem(key_path("serving"), None, "required when models are listed (the add-ons the models rely on)"))
-        return problems
-    if DISCORD_WEBHOOK_KEY not in env.secrets_present:
-        problems.append(
-            ConfigProblem(
-                key_path(DISCORD_WEBHOOK_KEY),
-                None,
-                f"required secret: pulumi config set --secret ai-serving:{DISCORD_WEBHOOK_KEY} <Discord webhook URL>",
-            )
-        )
-    if any(m.source_kind == "huggingface" for m in cfg.models) and HF_TOKEN_KEY not in env.secrets_present:
-        problems.append(
-            ConfigProblem(
-                key_path(HF_TOKEN_KEY),
-                None,
-                f"required secret when a model comes from Hugging Face: pulumi config set --secret ai-serving:{HF_TOKEN_KEY} hf_...",
-            )
-        )
-    groups = {g.name: g for g in cfg.gpu_node_groups}
-    if env.stack is not None:
-        problems += _weights_role_name_problems(cfg.models, env.stack)
-    seen: set[str] = set()
-    gpus_by_group: dict[str, int] = {}
-    for i, model in enumerate(cfg.models):
-        problems += _model_problems(cfg, i, model, seen, groups)
-        if model.node_group in groups:
-            gpus_by_group[model.node_group] = (
-                gpus_by_group.get(model.node_group, 0) + (model.replicas.max + CANARY_SURGE_PODS) * model.gpus_per_replica
-            )
-        seen.add(model.name)
-    for name, needed in gpus_by_group.items():
-        group = groups[name]
-        capacity = group.scaling.max_size * group.gpus_per_node
-        if needed > capacity:
-            index = next(i for i, g in enumerate(cfg.gpu_node_groups) if g.name == name)
-            problems.append(
-                ConfigProblem(
-                    key_path("gpuNodeGroups", index, "scaling", "maxSize"),
-                    group.scaling.max_size,
-                    f"the models on {name} need up to {needed} GPUs (replicas.max + {CANARY_SURGE_PODS} canary pod, times gpusPerReplica)"
-                    f" but {group.scaling.max_size} nodes x {group.gpus_per_node} GPUs = {capacity}; raise maxSize or lower replicas.max",
-                )
-            )
-    return problems
-
-
-def _model_problems(
-    cfg: StackConfig, i: int, model: ModelSpec, seen: Iterable[str], groups: dict[str, GpuNodeGroupConfig]
-) -> list[ConfigProblem]:
-    problems: list[ConfigProblem] = []
-    if model.name in seen:
-        problems.append(ConfigProblem(key_path("models", i, "name"), model.name, "model names must be unique"))
-    group = groups.get(model.node_group)
-    if group is None:
-        problems.append(
-            ConfigProblem(
-                key_path("models", i, "nodeGroup"),
-                model.node_group,
-                f"must name one of gpuNodeGroups: {', '.join(sorted(groups)) or 'none'}",
-            )
-        )
-    elif model.gpus_per_replica > group.gpus_per_node:
-        problems.append(
-            ConfigProblem(
-                key_path("models", i, "gpusPerReplica"),
-                model.gpus_per_replica,
-                f"must fit one node of {group.name}: {group.instance_types[0]} has {group.gpus_per_node} GPU(s) (tensor parallelism stays on one node)",
-            )
-        )
-    if group is not None:
-        problems += _fits_one_node_problems(i, model, group)
-    if cfg.tier == "production":
-        problems += _production_problems(i, model, group)
-    return problems
-
-
-# The serving image and the node's own images live on the same disk as the pods' emptyDirs.
-NODE_IMAGE_RESERVE_GIB = 40
-
-
-def _fits_one_node_problems(i: int, model: ModelSpec, group: GpuNodeGroupConfig) -> list[ConfigProblem]:
-    """A pod bigger than every node of its group stays Pending forever: the autoscaler cannot help it."""
-    instance_type = min(group.instance_types, key=lambda t: allocatable(GPU_INSTANCES[t]))
-    cpu, memory = allocatable(GPU_INSTANCES[instance_type])
-    where = f"on {group.name} the smallest type {instance_type} leaves"
-    problems = []
-    if model.resources.cpu > cpu:
-        problems.append(
-            ConfigProblem(
-                key_path("models", i, "resources", "cpu"), model.resources.cpu, f"must fit one node: {where} {cpu:g} vCPUs for pods"
-            )
-        )
-    if model.resources.memory_gib > memory:
-        problems.append(
-            ConfigProblem(
-                key_path("models", i, "resources", "memoryGib"),
-                model.resources.memory_gib,
-                f"must fit one node: {where} {memory:g} GiB for pods",
-            )
-        )
-    disk = group.disk_size_gib - NODE_IMAGE_RESERVE_GIB
-    if model.resources.ephemeral_storage_gib > disk:
-        problems.append(
-            ConfigProblem(
-                key_path("models", i, "resources", "ephemeralStorageGib"),
-                model.resources.ephemeral_storage_gib,
-                f"must fit the node disk: {group.name} has {group.disk_size_gib} GiB, {NODE_IMAGE_RESERVE_GIB} of it kept for images, so at most {disk}",
-            )
-        )
-    return problems
-
-
-def _production_problems(i: int, model: ModelSpec, group: GpuNodeGroupConfig | None) -> list[ConfigProblem]:
-    problems: list[ConfigProblem] = []
-    if model.image.digest is None:
-        problems.append(
-            ConfigProblem(
-                key_path("models", i, "image", "digest"),
-                None,
-                f"production pins the image by digest: set the sha256 of {model.image.repository}:{model.image.tag} (see docs/serving.md)",
-            )
-        )
-    if model.replicas.min < 2:
-        problems.append(
-            ConfigProblem(key_path("models", i, "replicas", "min"), model.replicas.min, "production serves from at least 2 replicas")
-        )
-    if group is not None and group.capacity_type != "ON_DEMAND":
-        problems.append(
-            ConfigProblem(
-                key_path("models", i, "nodeGroup"),
-                model.node_group,
-                "production models run on an ON_DEMAND GPU node group (spot can take every replica at once)",
-            )
-        )
-    if not any(s.analysis for s in effective_canary_steps(model)):
-        problems.append(
-            ConfigProblem(
-                key_path("models", i, "canary", "steps"), "no analysis step", "production canaries need at least one analysis step"
-            )
-        )
-    return problems
-
-
-# IAM role names are at most 64 characters. An S3-sourced model gets an IRSA role whose physical name follows the
-# project's autonaming pattern (Pulumi.yaml): "<project>-<stack>-<model>-weights-role-<7 random>".
-_IAM_ROLE_NAME_MAX = 64
-
-
-def weights_role_name_length(project: str, stack: str, model: str) -> int:
-    return len(f"{project}-{stack}-{model}-weights-role-") + 7
-
-
-def _weights_role_name_problems(models: Iterable[ModelSpec], stack: str) -> list[ConfigProblem]:
-    problems = []
-    for i, model in enumerate(models):
-        length = weights_role_name_length(NAMESPACE, stack, model.name)
-        if model.source_kind == "s3" and length > _IAM_ROLE_NAME_MAX:
-            allowed = len(model.name) - (length - _IAM_ROLE_NAME_MAX)
-            problems.append(
-                ConfigProblem(
-                    key_path("models", i, "name"),
-                    model.name,
-                    f"at most {allowed} characters in stack {stack} for a model read from S3: its IAM role name would be {length} > 64 characters",
-                )
-            )
-    return problems

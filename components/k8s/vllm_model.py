@@ -1,0 +1,134 @@
+"""What one served model is, as the vLLM serving component needs it: plain frozen values, no config parsing.
+
+The stack config validates user input and maps it onto these (infra/args/serving.py); the pure builders of
+`vllm_pod`, `vllm_canary` and `vllm_objects` read only these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class ContainerImage:
+    repository: str
+    tag: str
+    # The content address of the tag; None pins by tag only.
+    digest: str | None = None
+
+    @property
+    def reference(self) -> str:
+        base = f"{self.repository}:{self.tag}"
+        return f"{base}@{self.digest}" if self.digest else base
+
+
+@dataclass(frozen=True)
+class HuggingFaceWeights:
+    """Weights downloaded from the Hugging Face hub (the pod needs the token Secret)."""
+
+    repo_id: str
+    # Commit sha, tag or branch; None follows the repository's default branch.
+    revision: str | None = None
+
+    @property
+    def uri(self) -> str:
+        return self.repo_id
+
+
+@dataclass(frozen=True)
+class S3Weights:
+    """Weights streamed from one S3 prefix through an IRSA role that may read that prefix only."""
+
+    # As configured (what vLLM is given): s3://<bucket>/<prefix>/
+    uri: str
+    bucket: str
+    # Without the trailing slash.
+    prefix: str
+
+
+Weights = HuggingFaceWeights | S3Weights
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """vLLM engine flags the component sets itself (in a fixed order), plus checked extra flags."""
+
+    tensor_parallel_size: int = 1
+    max_model_len: int | None = None
+    gpu_memory_utilization: float = 0.90
+    max_num_seqs: int = 256
+    enable_prefix_caching: bool = True
+    dtype: str = "auto"
+    quantization: str | None = None
+    extra_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PodResources:
+    cpu: float
+    memory_gib: int
+    shm_size_gib: int
+    ephemeral_storage_gib: int
+
+
+@dataclass(frozen=True)
+class CanaryStep:
+    """One Argo Rollouts canary step: exactly one of set_weight, pause (seconds; 0 waits for a promote), analysis."""
+
+    set_weight: int | None = None
+    pause: int | None = None
+    analysis: bool = False
+
+
+@dataclass(frozen=True)
+class CanaryAnalysis:
+    """The canary gate: measured on the canary pods only, every interval, count times."""
+
+    interval_seconds: int
+    count: int
+    failure_limit: int
+    max_error_ratio: float
+    max_p95_ttft_seconds: float
+
+
+@dataclass(frozen=True)
+class Canary:
+    analysis: CanaryAnalysis
+    # None: derived from the minimum replicas (vllm_canary.default_canary_steps).
+    steps: tuple[CanaryStep, ...] | None = None
+    # Pods the canary adds on top of the autoscaler's count (the Rollout's maxSurge).
+    surge_pods: int = 1
+
+
+@dataclass(frozen=True)
+class QueueAutoscaling:
+    """HPA on vLLM's waiting requests per pod."""
+
+    target_waiting_requests_per_pod: float
+    scale_up_period_seconds: int
+    scale_down_stabilization_seconds: int
+
+
+@dataclass(frozen=True)
+class VllmModel:
+    name: str
+    version: str
+    weights: Weights
+    served_name: str
+    image: ContainerImage
+    engine: EngineSettings
+    gpus_per_replica: int
+    resources: PodResources
+    min_replicas: int
+    max_replicas: int
+    # The GPU node group (its ai-serving/node-group label) the pods run on.
+    node_group: str
+    model_load_timeout_seconds: int
+    drain_seconds: int
+    canary: Canary
+    autoscaling: QueueAutoscaling
+
+    @property
+    def weights_kind(self) -> Literal["huggingface", "s3"]:
+        return "s3" if isinstance(self.weights, S3Weights) else "huggingface"
