@@ -1,0 +1,1 @@
+"""Config → component Args, one module per area: the only place that knows both."""
