@@ -14,6 +14,10 @@ NODE_GROUP_LABEL = "ai-serving/node-group"  # value: the GPU node group's name f
 GPU_MODEL_LABEL = "ai-serving/gpu-model"  # value: e.g. "nvidia-l4"
 AMI_TYPE_LABEL = "ai-serving/ami-type"  # value: AL2023_x86_64_NVIDIA or BOTTLEROCKET_x86_64_NVIDIA
 
+# The CPU group for add-ons: its nodes carry NODE_GROUP_LABEL with this value (add-ons select them by it), so no
+# GPU group may take the name.
+SYSTEM_NODE_GROUP_NAME = "system"
+
 
 def gpu_toleration() -> dict[str, str]:
     """The toleration a pod needs to run on GPU nodes (Kubernetes camelCase form)."""

@@ -8,27 +8,26 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as kubernetes
 
-from catalogs.github_subjects import GithubRepository
-from components.aws.ecr import ImageRepository, ImageRepositoryArgs
-from components.aws.eks_cluster import (
-    EksCluster,
-    EksClusterArgs,
-    admin_access,
-    deploy_access,
-    kubernetes_provider,
-    partition_of,
-    preview_access,
-)
-from components.aws.github_oidc import GithubCiIdentity, GithubCiIdentityArgs
-from components.aws.iam_policies import StateBackend, stack_name_prefix
-from components.aws.network import Network, NetworkArgs
-from components.aws.node_groups import SYSTEM_NODE_SELECTOR, NodeGroups, NodeGroupsArgs, gpu_group_spec, system_group_spec
+from components.aws.ecr import ImageRepository
+from components.aws.eks_cluster import EksCluster, kubernetes_provider
+from components.aws.github_ci_identity import GithubCiIdentity
+from components.aws.network import Network
+from components.aws.node_groups import NodeGroups
 from components.gcp.serving_path import build_gcp_serving_path
 from components.k8s.argocd import ArgoCd
-from components.k8s.gpu_addons import GpuAddons, GpuAddonsArgs
+from components.k8s.gpu_addons import GpuAddons
 from components.k8s.preview_access import PreviewAccess
 from components.k8s.serving_addons import ServingAddons, ServingAddonsArgs
 from components.k8s.vllm_service import IrsaTrust, VllmService, VllmServiceArgs
+from infra.args.aws import (
+    AwsStack,
+    eks_cluster_args,
+    github_ci_identity_args,
+    gpu_addons_args,
+    image_repository_args,
+    network_args,
+    node_groups_args,
+)
 from infra.args.delivery import argocd_args
 from infra.args.serving import alert_thresholds, vllm_model
 from infra.config import StackConfig, load_stack_config, read_pulumi_config
@@ -61,102 +60,18 @@ def build(cfg: StackConfig) -> None:
 
 def build_aws_platform(cfg: StackConfig) -> AwsPlatform:
     """Network, CI identity, ECR, EKS cluster, node groups, GPU add-ons."""
-    network = Network(
-        "network",
-        NetworkArgs(
-            cluster_name=cfg.cluster.name,
-            cidr=cfg.network.cidr,
-            availability_zones=list(cfg.network.availability_zones),
-            nat_policy=cfg.network.nat_gateways,
-        ),
-    )
+    network = Network("network", network_args(cfg))
     pulumi.export("vpcId", network.vpc_id)
-    region = pulumi.Config("aws").require("region")
-    platform_tags = {"ai-serving/cluster": cfg.cluster.name, "ai-serving/tier": cfg.tier}
+    stack = AwsStack(pulumi.get_project(), pulumi.get_stack(), pulumi.Config("aws").require("region"))
     # CI identity first: the cluster's access entries name its roles.
-    stack = pulumi.get_stack()
-    name_prefix = stack_name_prefix(pulumi.get_project(), stack)
-    backend = cfg.github.state_backend
-    ci = GithubCiIdentity(
-        "ci",
-        GithubCiIdentityArgs(
-            repository=GithubRepository(cfg.github.org, cfg.github.repo, cfg.github.owner_id, cfg.github.repository_id),
-            main_branch=cfg.github.main_branch,
-            existing_provider_arn=cfg.github.oidc_provider_arn,
-            stack=stack,
-            name_prefix=name_prefix,
-            region=region,
-            cluster_name=cfg.cluster.name,
-            image_repository_name=cfg.ecr.repository_name,
-            deploy_name_prefixes=[name_prefix, f"{cfg.cluster.name}-"],
-            state_backend=StateBackend(backend.bucket, tuple(backend.kms_key_arns)) if backend is not None else None,
-            protect=cfg.protect_stateful_resources,
-        ),
-    )
-    # Everyone who may use the Kubernetes API, explicitly (no implicit creator admin).
-    cluster_access = [
-        *(admin_access(arn) for arn in cfg.cluster.admin_principal_arns),
-        deploy_access("ci-deploy", ci.deploy_role_arn),
-        preview_access("ci-preview", ci.preview_role_arn),
-    ]
-    cluster = EksCluster(
-        "eks",
-        EksClusterArgs(
-            cluster_name=cfg.cluster.name,
-            kubernetes_version=cfg.cluster.kubernetes_version,
-            region=region,
-            vpc_id=network.vpc_id,
-            private_subnet_ids=network.private_subnet_ids,
-            public_subnet_ids=network.public_subnet_ids,
-            public_endpoint=cfg.cluster.public_endpoint,
-            public_access_cidrs=[str(c) for c in cfg.cluster.public_access_cidrs],
-            access=cluster_access,
-            log_retention_days=cfg.cluster.log_retention_days,
-            protect_stateful=cfg.protect_stateful_resources,
-            tags=platform_tags,
-        ),
-    )
+    ci = GithubCiIdentity("ci", github_ci_identity_args(cfg, stack))
+    cluster = EksCluster("eks", eks_cluster_args(cfg, stack, network, ci))
     # The one Kubernetes provider of the program: every Kubernetes object (here and in later sections) uses it.
     k8s_provider = kubernetes_provider("eks-k8s", cluster)
-    node_groups = NodeGroups(
-        "nodes",
-        NodeGroupsArgs(
-            cluster_name=cluster.cluster_name,
-            kubernetes_version=cfg.cluster.kubernetes_version,
-            partition=partition_of(region),
-            subnet_ids=network.private_subnet_ids,
-            system=system_group_spec(cfg.cluster.system_node_group),
-            gpu_groups=[gpu_group_spec(g) for g in cfg.gpu_node_groups],
-            tags=platform_tags,
-        ),
-    )
-    gpu_addons = GpuAddons(
-        "gpu-addons",
-        GpuAddonsArgs(
-            cluster_name=cluster.cluster_name,
-            kubernetes_version=cfg.cluster.kubernetes_version,
-            region=region,
-            oidc_provider_arn=cluster.oidc_provider_arn,
-            oidc_provider_url=cluster.oidc_provider_url,
-            k8s_provider=k8s_provider,
-            system_node_selector=SYSTEM_NODE_SELECTOR,
-            depends_on=node_groups.ready,
-        ),
-    )
+    node_groups = NodeGroups("nodes", node_groups_args(cfg, stack, network, cluster))
+    gpu_addons = GpuAddons("gpu-addons", gpu_addons_args(cfg, stack, cluster, k8s_provider, node_groups))
     PreviewAccess("ci-preview", k8s_provider)
-    image_repository = ImageRepository(
-        "ecr",
-        ImageRepositoryArgs(
-            repository_name=cfg.ecr.repository_name,
-            keep_tagged_images=cfg.ecr.keep_tagged_images,
-            untagged_expiry_days=cfg.ecr.untagged_expiry_days,
-            push_role_arn=ci.image_push_role_arn,
-            pull_principal_arns=[node_groups.node_role_arn],
-            stack=stack,
-            name_prefix=name_prefix,
-            protect=cfg.protect_stateful_resources,
-        ),
-    )
+    image_repository = ImageRepository("ecr", image_repository_args(cfg, stack, ci, node_groups))
     pulumi.export("imageRepositoryUrl", image_repository.repository_url)
     pulumi.export("imageRepositoryArn", image_repository.repository_arn)
     pulumi.export("ciPreviewRoleArn", ci.preview_role_arn)

@@ -2,7 +2,7 @@ import pulumi
 import pytest
 
 from catalogs.github_subjects import GithubRepository, pull_request_subject
-from components.aws import iam_policies as aws_subjects
+from components.aws import ci_trust as aws_subjects
 from components.gcp.wif import (
     GITHUB_ISSUER,
     GithubDeployIdentity,

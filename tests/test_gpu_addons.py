@@ -8,7 +8,7 @@ import pytest
 
 from catalogs.gpu_scheduling import GPU_TAINT_EFFECT_K8S, GPU_TAINT_KEY, gpu_toleration
 from components.aws.irsa import irsa_trust_policy
-from components.aws.node_groups import SYSTEM_NODE_SELECTOR, gpu_group_spec
+from components.aws.node_groups import SYSTEM_NODE_SELECTOR
 from components.k8s.gpu_addons import (
     AUTOSCALER_CHART_REPO,
     AUTOSCALER_CHART_VERSIONS,
@@ -22,6 +22,7 @@ from components.k8s.gpu_addons import (
     device_plugin_namespace,
     device_plugin_network_policy,
 )
+from infra.args.aws import gpu_group_spec
 from infra.config.aws import GpuNodeGroupConfig
 from infra.plan.engine import Evaluation
 from tests.harness import inputs, one, run

@@ -11,11 +11,10 @@ from components.aws.node_groups import (
     NodeGroups,
     NodeGroupsArgs,
     block_device_mappings,
-    gpu_group_spec,
     metadata_options,
     node_template_tags,
-    system_group_spec,
 )
+from infra.args.aws import gpu_group_spec, system_group_spec
 from infra.config import ConfigError, load_stack_config
 from infra.config.aws import GpuNodeGroupConfig, SystemNodeGroupConfig
 from infra.plan.engine import Evaluation

@@ -10,7 +10,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from .iam_policies import STACK_TAG_KEY, PolicyDocument
+from .iam_documents import PolicyDocument
+from .stack_names import STACK_TAG_KEY
 
 # What `docker push` does to a repository. Pull-side actions (BatchGetImage, GetDownloadUrlForLayer,
 # BatchCheckLayerAvailability) and management actions are not in this list on purpose: see repository_policy.
@@ -18,7 +19,7 @@ PUSH_ACTIONS = ("ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteL
 PULL_ACTIONS = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
 
 
-def lifecycle_policy(keep_tagged_images: int, untagged_expiry_days: int) -> PolicyDocument:
+def lifecycle_policy(keep_tagged_images: int, untagged_expiry_days: int) -> dict[str, Any]:
     """Expire untagged images after N days; keep the N most recently pushed tagged images.
 
     Why these two rules and no others:
@@ -100,7 +101,7 @@ class ImageRepositoryArgs:
     # Roles that pull the image: the EKS node role(s).
     pull_principal_arns: Sequence[pulumi.Input[str]]
     stack: str
-    # Stack-scoped prefix of fixed names (iam_policies.stack_name_prefix); the key alias is `<prefix>ecr`.
+    # Stack-scoped prefix of fixed names (stack_names.stack_name_prefix); the key alias is `<prefix>ecr`.
     name_prefix: str
     # Production: the repository and its key survive `pulumi destroy` and cannot be replaced by accident.
     protect: bool

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from .iam_policies import STS_AUDIENCE
+from .iam_documents import STS_AUDIENCE, PolicyDocument
 
 
 def issuer_host(oidc_provider_url: str) -> str:
@@ -16,7 +15,7 @@ def issuer_host(oidc_provider_url: str) -> str:
     return oidc_provider_url.removeprefix("https://").rstrip("/")
 
 
-def irsa_trust_policy(oidc_provider_arn: str, oidc_provider_url: str, namespace: str, service_account: str) -> dict[str, Any]:
+def irsa_trust_policy(oidc_provider_arn: str, oidc_provider_url: str, namespace: str, service_account: str) -> PolicyDocument:
     """Trust exactly one service account: StringEquals on both `sub` and `aud`, never a wildcard."""
     host = issuer_host(oidc_provider_url)
     return {

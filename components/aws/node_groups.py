@@ -17,17 +17,16 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from catalogs.aws_gpu_instances import GPU_INSTANCES
 from catalogs.gpu_scheduling import (
     GPU_TAINT_EFFECT_EKS,
     GPU_TAINT_EFFECT_K8S,
     GPU_TAINT_KEY,
     GPU_TAINT_VALUE,
     NODE_GROUP_LABEL,
-    gpu_node_labels,
+    SYSTEM_NODE_GROUP_NAME,
 )
-from infra.config.aws import SYSTEM_NODE_GROUP_NAME, GpuNodeGroupConfig, SystemNodeGroupConfig
 
+# The system group runs CPU add-ons only: standard AL2023, no GPU drivers.
 SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
 # The AWS provider of the Cluster Autoscaler treats nodes with this label as GPU nodes: it then waits for the
 # device plugin to advertise nvidia.com/gpu instead of declaring the scale-up failed and adding more nodes.
@@ -67,38 +66,6 @@ class NodeGroupSpec:
     labels: dict[str, str] = field(default_factory=dict)
     taints: tuple[Taint, ...] = ()
     gpus_per_node: int = 0
-
-
-def system_group_spec(cfg: SystemNodeGroupConfig) -> NodeGroupSpec:
-    return NodeGroupSpec(
-        name=SYSTEM_NODE_GROUP_NAME,
-        instance_types=tuple(cfg.instance_types),
-        capacity_type=cfg.capacity_type,
-        ami_type=SYSTEM_AMI_TYPE,
-        min_size=cfg.scaling.min_size,
-        desired_size=cfg.scaling.desired_size,
-        max_size=cfg.scaling.max_size,
-        disk_size_gib=cfg.disk_size_gib,
-        labels=dict(SYSTEM_NODE_SELECTOR),
-    )
-
-
-def gpu_group_spec(cfg: GpuNodeGroupConfig) -> NodeGroupSpec:
-    # Platform labels last: they are what workloads and the device plugin select on (config rejects these keys).
-    labels = {**cfg.labels, **gpu_node_labels(cfg.name, cfg.gpu_model, cfg.ami_type), AUTOSCALER_GPU_LABEL: cfg.gpu_model}
-    return NodeGroupSpec(
-        name=cfg.name,
-        instance_types=tuple(cfg.instance_types),
-        capacity_type=cfg.capacity_type,
-        ami_type=cfg.ami_type,
-        min_size=cfg.scaling.min_size,
-        desired_size=cfg.scaling.desired_size,
-        max_size=cfg.scaling.max_size,
-        disk_size_gib=cfg.disk_size_gib,
-        labels=labels,
-        taints=(GPU_TAINT,),
-        gpus_per_node=GPU_INSTANCES[cfg.instance_types[0]].gpus,
-    )
 
 
 def _ebs(size_gib: int) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from catalogs.aws_gpu_instances import GPU_INSTANCES
+from catalogs.gpu_scheduling import SYSTEM_NODE_GROUP_NAME
 from catalogs.naming import dns_label_pattern
 
 from .base import StrictModel
@@ -26,8 +27,6 @@ LabelKey = Annotated[
 ]
 LabelValue = Annotated[str, Field(pattern=r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")]
 
-# The CPU group's name; its nodes carry ai-serving/node-group=system, so no GPU group may take it.
-SYSTEM_NODE_GROUP_NAME = "system"
 # Node label prefixes the platform sets itself (scheduling labels, autoscaler GPU detection, EKS and Kubernetes).
 RESERVED_LABEL_PREFIXES = ("ai-serving/", "nvidia.com/", "k8s.amazonaws.com/", "eks.amazonaws.com/", "kubernetes.io/", "k8s.io/")
 CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)

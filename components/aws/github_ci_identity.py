@@ -1,5 +1,6 @@
 """GitHub Actions' identity in AWS: the account's OIDC provider and three stack-scoped roles (preview, deploy,
-image push), each trusting exactly one workflow context of one repository. No long-lived keys anywhere."""
+image push). Each role trusts exact workflow contexts of one repository (ci_trust.py) and holds only its own
+permissions (ci_preview_policy.py, ci_deploy_policy.py, ci_image_push_policy.py). No long-lived keys anywhere."""
 
 from __future__ import annotations
 
@@ -10,23 +11,15 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from catalogs.github_subjects import GithubRepository, branch_subject, environment_subject
+from catalogs.github_subjects import GithubRepository
 
-from .iam_policies import (
-    GITHUB_OIDC_URL,
-    READ_ONLY_ACCESS_ARN,
-    STACK_TAG_KEY,
-    STS_AUDIENCE,
-    DeployScope,
-    StateBackend,
-    ci_role_names,
-    deploy_policy,
-    ecr_repository_arn,
-    github_trust_policy,
-    image_push_policy,
-    preview_inline_policy,
-    preview_subjects,
-)
+from .ci_deploy_policy import DeployScope, deploy_policy
+from .ci_image_push_policy import image_push_policy
+from .ci_preview_policy import READ_ONLY_ACCESS_ARN, preview_inline_policy
+from .ci_state_access import StateBackend
+from .ci_trust import GITHUB_OIDC_URL, ci_role_names, deploy_subjects, github_trust_policy, image_push_subjects, preview_subjects
+from .iam_documents import STS_AUDIENCE
+from .stack_names import STACK_TAG_KEY, ecr_repository_arn
 
 # AWS allows 1-12 h. Previews and pushes finish well within the hour; `pulumi up` of a cluster with GPU node
 # groups and Helm releases can take longer, and an expired session mid-update leaves pending operations.
@@ -43,7 +36,7 @@ class GithubCiIdentityArgs:
     existing_provider_arn: str | None
     # The Pulumi stack; also the GitHub environment whose jobs may deploy it.
     stack: str
-    # Stack-scoped prefix of the role names (iam_policies.stack_name_prefix).
+    # Stack-scoped prefix of the role names (stack_names.stack_name_prefix).
     name_prefix: str
     region: str
     cluster_name: str
@@ -55,7 +48,23 @@ class GithubCiIdentityArgs:
     protect: bool
 
 
+def deploy_scope(args: GithubCiIdentityArgs, account_id: str, github_provider_arn: str) -> DeployScope:
+    """What this stack's deploy role may touch, once the account and the GitHub provider's ARN are known."""
+    return DeployScope(
+        account_id=account_id,
+        region=args.region,
+        cluster_name=args.cluster_name,
+        repository_name=args.image_repository_name,
+        name_prefixes=tuple(args.deploy_name_prefixes),
+        ci_role_names=ci_role_names(args.name_prefix),
+        github_provider_arn=github_provider_arn,
+        state_backend=args.state_backend,
+    )
+
+
 class GithubCiIdentity(pulumi.ComponentResource):
+    """The roles GitHub Actions workflows assume for this stack, and the account's GitHub OIDC provider they trust."""
+
     provider_arn: pulumi.Output[str]
     preview_role_arn: pulumi.Output[str]
     deploy_role_arn: pulumi.Output[str]
@@ -66,23 +75,7 @@ class GithubCiIdentity(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = {STACK_TAG_KEY: args.stack}
         names = ci_role_names(args.name_prefix)
-
-        if args.existing_provider_arn is not None:
-            # One provider per account and URL: a second stack in the account references it, never re-creates it.
-            provider_arn: pulumi.Output[str] = pulumi.Output.from_input(args.existing_provider_arn)
-        else:
-            # No thumbprint_lists: pulumi-aws 7 makes it optional, and for GitHub IAM validates the issuer's
-            # certificate against its own trusted CAs and ignores configured thumbprints.
-            # Retained on delete whatever the tier: other stacks or projects in the account may come to trust it,
-            # and deleting it breaks every GitHub role in the account at once.
-            provider = aws.iam.OpenIdConnectProvider(
-                f"{name}-github",
-                url=GITHUB_OIDC_URL,
-                client_id_lists=[STS_AUDIENCE],
-                tags={**tags, "Name": "github-actions"},
-                opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=True),
-            )
-            provider_arn = provider.arn
+        provider_arn = self._github_provider_arn(name, args, tags)
         account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
 
         def role(suffix: str, role_name: str, subjects: list[str], session_seconds: int, description: str) -> aws.iam.Role:
@@ -97,62 +90,43 @@ class GithubCiIdentity(pulumi.ComponentResource):
             )
 
         repo = args.repository
-        # Read-only, so it also serves the scheduled drift check (`pulumi preview --refresh`), which runs on the
-        # default branch without an environment: both subjects are listed exactly.
         preview = role(
             "preview",
             names.preview,
             preview_subjects(repo, args.main_branch),
             PREVIEW_SESSION_SECONDS,
-            f"pulumi preview of {args.stack} from pull requests and the drift check of {repo.org}/{repo.repo} (read-only)",
+            f"pulumi preview of {args.stack} from pull requests and the drift check of {repo.full_name} (read-only)",
         )
         deploy = role(
             "deploy",
             names.deploy,
-            [environment_subject(repo, args.stack)],
+            deploy_subjects(repo, args.stack),
             DEPLOY_SESSION_SECONDS,
-            f"pulumi up of {args.stack} from the GitHub environment {args.stack} of {repo.org}/{repo.repo}",
+            f"pulumi up of {args.stack} from the GitHub environment {args.stack} of {repo.full_name}",
         )
         push = role(
             "image-push",
             names.image_push,
-            [branch_subject(repo, args.main_branch)],
+            image_push_subjects(repo, args.main_branch),
             PUSH_SESSION_SECONDS,
-            f"push the serving image to {args.image_repository_name} from {args.main_branch} of {repo.org}/{repo.repo}",
+            f"push the serving image to {args.image_repository_name} from {args.main_branch} of {repo.full_name}",
         )
 
-        # Refresh reads every resource type the program manages, hence ReadOnlyAccess. It grants neither
-        # kms:Decrypt nor secretsmanager:GetSecretValue; the state backend's keys are granted explicitly.
+        # Preview and deploy both refresh, which reads every resource type the program manages.
         for suffix, r in (("preview", preview), ("deploy", deploy)):
             aws.iam.RolePolicyAttachment(f"{name}-{suffix}-read-only", role=r.name, policy_arn=READ_ONLY_ACCESS_ARN, opts=child)
-        preview_extra = preview_inline_policy(args.state_backend)
-        if preview_extra is not None:
+        preview_state_policy = preview_inline_policy(args.state_backend)
+        if preview_state_policy is not None:
             aws.iam.RolePolicy(
-                f"{name}-preview-state", name="pulumi-state-read", role=preview.name, policy=json.dumps(preview_extra), opts=child
+                f"{name}-preview-state", name="pulumi-state-read", role=preview.name, policy=json.dumps(preview_state_policy), opts=child
             )
-
-        prefixes = tuple(args.deploy_name_prefixes)
-
-        def deploy_document(values: list[str]) -> str:
-            account, provider = values
-            scope = DeployScope(
-                account_id=account,
-                region=args.region,
-                stack=args.stack,
-                cluster_name=args.cluster_name,
-                repository_name=args.image_repository_name,
-                name_prefixes=prefixes,
-                ci_role_names=names,
-                github_provider_arn=provider,
-                state_backend=args.state_backend,
-            )
-            return json.dumps(deploy_policy(scope), separators=(",", ":"))
-
         aws.iam.RolePolicy(
             f"{name}-deploy",
             name="pulumi-up",
             role=deploy.name,
-            policy=pulumi.Output.all(account_id, provider_arn).apply(deploy_document),
+            policy=pulumi.Output.all(account_id, provider_arn).apply(
+                lambda v: json.dumps(deploy_policy(deploy_scope(args, v[0], v[1])), separators=(",", ":"))
+            ),
             opts=child,
         )
         aws.iam.RolePolicy(
@@ -177,3 +151,21 @@ class GithubCiIdentity(pulumi.ComponentResource):
                 "imagePushRoleArn": self.image_push_role_arn,
             }
         )
+
+    def _github_provider_arn(self, name: str, args: GithubCiIdentityArgs, tags: dict[str, str]) -> pulumi.Output[str]:
+        """The account's GitHub OIDC provider: the configured one, or one created here."""
+        if args.existing_provider_arn is not None:
+            # One provider per account and URL: a second stack in the account references it, never re-creates it.
+            return pulumi.Output.from_input(args.existing_provider_arn)
+        # No thumbprint_lists: pulumi-aws 7 makes it optional, and for GitHub IAM validates the issuer's
+        # certificate against its own trusted CAs and ignores configured thumbprints.
+        # Retained on delete whatever the tier: other stacks or projects in the account may come to trust it,
+        # and deleting it breaks every GitHub role in the account at once.
+        provider = aws.iam.OpenIdConnectProvider(
+            f"{name}-github",
+            url=GITHUB_OIDC_URL,
+            client_id_lists=[STS_AUDIENCE],
+            tags={**tags, "Name": "github-actions"},
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=True),
+        )
+        return provider.arn

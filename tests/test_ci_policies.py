@@ -1,38 +1,25 @@
+"""The CI roles' IAM documents: GitHub trust policies, role names, and the preview, deploy and push permissions."""
+
 import fnmatch
 import json
 from typing import Any
 
-import pulumi
 import pytest
 
-from catalogs.github_subjects import GithubRepository, branch_subject, environment_subject, pull_request_subject
-from components.aws.github_oidc import GithubCiIdentity, GithubCiIdentityArgs
-from components.aws.iam_policies import (
-    ECR_MANAGE_ACTIONS,
-    READ_ONLY_ACCESS_ARN,
-    DeployScope,
-    StateBackend,
+from catalogs.github_subjects import branch_subject, environment_subject, pull_request_subject
+from components.aws.ci_deploy_actions import ECR_MANAGE_ACTIONS
+from components.aws.ci_deploy_policy import DeployScope, deploy_policy
+from components.aws.ci_image_push_policy import image_push_policy
+from components.aws.ci_preview_policy import preview_inline_policy
+from components.aws.ci_trust import (
     ci_role_names,
-    deploy_policy,
+    deploy_subjects,
     github_trust_policy,
-    image_push_policy,
-    preview_inline_policy,
+    image_push_subjects,
     preview_subjects,
-    stack_name_prefix,
 )
-from infra.config import ConfigError, load_stack_config
-from infra.plan.engine import Evaluation
-from tests.harness import inputs, of_type, one, run, stack_config
-
-ACCOUNT = "123456789012"
-PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
-REPO = GithubRepository("example-org", "ai-serving")
-IMMUTABLE_REPO = GithubRepository("example-org", "ai-serving", owner_id=1234, repository_id=98765)
-REPOSITORY_ARN = f"arn:aws:ecr:us-west-2:{ACCOUNT}:repository/ai-serving/vllm-server"
-STATE = StateBackend("example-pulumi-state", (f"arn:aws:kms:us-west-2:{ACCOUNT}:key/0123abcd-0123-0123-0123-0123456789ab",))
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-OIDC_PROVIDER = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
+from components.aws.stack_names import stack_name_prefix
+from tests.ci_examples import ACCOUNT, IMMUTABLE_REPO, PROVIDER, REPO, REPOSITORY_ARN, STATE
 
 
 def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
@@ -51,6 +38,8 @@ def test_subjects_per_role() -> None:
     assert pull_request_subject(REPO) == "repo:example-org/ai-serving:pull_request"
     assert environment_subject(REPO, "production") == "repo:example-org/ai-serving:environment:production"
     assert branch_subject(REPO, "main") == "repo:example-org/ai-serving:ref:refs/heads/main"
+    assert deploy_subjects(REPO, "production") == ["repo:example-org/ai-serving:environment:production"]
+    assert image_push_subjects(REPO, "main") == ["repo:example-org/ai-serving:ref:refs/heads/main"]
 
 
 def test_immutable_subjects_when_ids_are_known() -> None:
@@ -132,7 +121,6 @@ def _scope(**overrides: Any) -> DeployScope:
     values: dict[str, Any] = {
         "account_id": ACCOUNT,
         "region": "us-west-2",
-        "stack": "staging",
         "cluster_name": "ai-serving-staging",
         "repository_name": "ai-serving/vllm-server",
         "name_prefixes": ("ai-serving-staging-",),
@@ -253,145 +241,3 @@ def test_preview_extra_is_read_only_state_access() -> None:
     assert policy is not None
     actions = {a for s in _statements(policy) for a in _list(s["Action"])}
     assert actions == {"s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject", "kms:Decrypt", "kms:DescribeKey"}
-
-
-# --- component under mocks -----------------------------------------------------------------------------------
-
-
-def _identity(
-    existing_provider: str | None, repository: GithubRepository = REPO, stack: str = "staging", protect: bool = False
-) -> Evaluation:
-    def program() -> None:
-        prefix = stack_name_prefix("ai-serving", pulumi.get_stack())
-        ci = GithubCiIdentity(
-            "ci",
-            GithubCiIdentityArgs(
-                repository=repository,
-                main_branch="main",
-                existing_provider_arn=existing_provider,
-                stack=pulumi.get_stack(),
-                name_prefix=prefix,
-                region="us-west-2",
-                cluster_name=f"ai-serving-{stack}",
-                image_repository_name="ai-serving/vllm-server",
-                deploy_name_prefixes=[prefix],
-                state_backend=STATE,
-                protect=protect,
-            ),
-        )
-        pulumi.export("deployRoleArn", ci.deploy_role_arn)
-        pulumi.export("providerArn", ci.provider_arn)
-
-    return run(program, stack=stack)
-
-
-def _trust(ev: Evaluation, name: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(inputs(one(ev, ROLE, name))["assumeRolePolicy"])
-    return document
-
-
-def test_creates_the_provider_when_none_is_configured() -> None:
-    ev = _identity(None)
-    provider = one(ev, OIDC_PROVIDER)
-    assert inputs(provider)["url"] == "https://token.actions.githubusercontent.com"
-    assert inputs(provider)["clientIdLists"] == ["sts.amazonaws.com"]
-    assert "thumbprintLists" not in inputs(provider)
-    assert provider.retain_on_delete
-    created_arn = ev.outputs["providerArn"]
-    assert created_arn == PROVIDER
-    assert _trust(ev, "ci-deploy")["Statement"][0]["Principal"] == {"Federated": created_arn}
-
-
-def test_references_the_configured_provider() -> None:
-    existing = "arn:aws:iam::444455556666:oidc-provider/token.actions.githubusercontent.com"
-    ev = _identity(existing)
-    assert of_type(ev, OIDC_PROVIDER) == []
-    for name in ("ci-preview", "ci-deploy", "ci-image-push"):
-        assert _trust(ev, name)["Statement"][0]["Principal"] == {"Federated": existing}
-
-
-def test_production_protects_a_created_provider() -> None:
-    assert one(_identity(None, stack="production", protect=True), OIDC_PROVIDER).protect
-    assert not one(_identity(None), OIDC_PROVIDER).protect
-
-
-@pytest.mark.parametrize(
-    ("name", "role_name", "subjects", "session"),
-    [
-        (
-            "ci-preview",
-            "ai-serving-staging-preview",
-            ["repo:example-org/ai-serving:pull_request", "repo:example-org/ai-serving:ref:refs/heads/main"],
-            3600,
-        ),
-        ("ci-deploy", "ai-serving-staging-deploy", ["repo:example-org/ai-serving:environment:staging"], 7200),
-        ("ci-image-push", "ai-serving-staging-image-push", ["repo:example-org/ai-serving:ref:refs/heads/main"], 3600),
-    ],
-)
-def test_each_role_trusts_exactly_its_workflow_contexts(name: str, role_name: str, subjects: list[str], session: int) -> None:
-    ev = _identity(PROVIDER)
-    role = inputs(one(ev, ROLE, name))
-    assert role["name"] == role_name
-    assert role["maxSessionDuration"] == session
-    trust = json.loads(role["assumeRolePolicy"])
-    assert trust == github_trust_policy(PROVIDER, subjects)
-    [statement] = trust["Statement"]
-    assert list(statement["Condition"]) == ["StringEquals"]
-    sub = statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
-    assert sorted(_list(sub)) == sorted(subjects)
-    assert statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
-
-
-def test_deploy_role_trusts_the_environment_named_after_the_stack() -> None:
-    ev = _identity(PROVIDER, stack="production")
-    sub = _trust(ev, "ci-deploy")["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
-    assert sub == "repo:example-org/ai-serving:environment:production"
-
-
-def test_immutable_subjects_reach_the_roles() -> None:
-    ev = _identity(PROVIDER, repository=IMMUTABLE_REPO)
-    sub = _trust(ev, "ci-image-push")["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
-    assert sub == "repo:example-org@1234/ai-serving@98765:ref:refs/heads/main"
-
-
-def test_read_only_access_for_preview_and_deploy_not_push() -> None:
-    ev = _identity(PROVIDER)
-    attachments = {inputs(a)["role"]: inputs(a)["policyArn"] for a in of_type(ev, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
-    assert attachments == {"ai-serving-staging-preview": READ_ONLY_ACCESS_ARN, "ai-serving-staging-deploy": READ_ONLY_ACCESS_ARN}
-
-
-def test_role_policies_are_built_from_the_account_and_provider() -> None:
-    ev = _identity(None)
-    policies = {r.name: inputs(r) for r in of_type(ev, ROLE_POLICY)}
-    assert set(policies) == {"ci-preview-state", "ci-deploy", "ci-image-push"}
-    assert policies["ci-image-push"]["role"] == "ai-serving-staging-image-push"
-    assert json.loads(policies["ci-image-push"]["policy"]) == image_push_policy(REPOSITORY_ARN)
-    deploy = json.loads(policies["ci-deploy"]["policy"])
-    assert deploy == deploy_policy(_scope(state_backend=STATE))
-
-
-# --- config --------------------------------------------------------------------------------------------------
-
-
-def _with_github(**github: Any) -> dict[str, Any]:
-    raw = stack_config("staging")
-    raw["github"] = {**raw["github"], **github}
-    return raw
-
-
-def test_config_rejects_a_full_ref_as_main_branch() -> None:
-    with pytest.raises(ConfigError, match=r"ai-serving:github\.mainBranch: got 'refs/heads/main'; give the branch name only"):
-        load_stack_config(_with_github(mainBranch="refs/heads/main"), "us-west-2")
-
-
-def test_config_rejects_a_kms_alias_for_the_state_backend() -> None:
-    with pytest.raises(ConfigError, match=r"ai-serving:github\.stateBackend\.kmsKeyArns\[0\]"):
-        load_stack_config(_with_github(stateBackend={"bucket": "state", "kmsKeyArns": ["alias/pulumi"]}), "us-west-2")
-
-
-def test_config_accepts_a_state_backend() -> None:
-    cfg = load_stack_config(
-        _with_github(stateBackend={"bucket": "example-pulumi-state", "kmsKeyArns": list(STATE.kms_key_arns)}), "us-west-2"
-    )
-    assert cfg.github.state_backend is not None
-    assert cfg.github.state_backend.bucket == "example-pulumi-state"

@@ -1,0 +1,187 @@
+"""What the CI deploy role may do: write access for `pulumi up` of this program, scoped to one stack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .ci_deploy_actions import (
+    EC2_WRITE_ACTIONS,
+    ECR_MANAGE_ACTIONS,
+    EKS_WRITE_ACTIONS,
+    IAM_ATTACH_ACTIONS,
+    IAM_INSTANCE_PROFILE_ACTIONS,
+    IAM_OIDC_PROVIDER_ACTIONS,
+    IAM_POLICY_WRITE_ACTIONS,
+    IAM_ROLE_WRITE_ACTIONS,
+    KMS_KEY_MANAGE_ACTIONS,
+    LOGS_WRITE_ACTIONS,
+)
+from .ci_state_access import StateBackend, state_read_statements, state_write_statements
+from .ci_trust import CiRoleNames
+from .iam_documents import PolicyDocument, has_iam_wildcard
+from .stack_names import ecr_repository_arn, role_arn
+
+# AWS managed policies the program's own roles (EKS cluster, nodes, IRSA) may get attached by the deploy role.
+# Anything else, AdministratorAccess above all, is refused by the iam:PolicyARN condition.
+ATTACHABLE_AWS_MANAGED_POLICIES = (
+    "arn:aws:iam::aws:policy/AmazonEKS*",
+    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
+    "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+)
+# Services the deploy role may pass the stack's roles to: EKS (cluster and node roles), EC2 (instance
+# profiles of launch templates) and EKS Pod Identity.
+PASS_ROLE_SERVICES = ("eks.amazonaws.com", "ec2.amazonaws.com", "pods.eks.amazonaws.com")
+SERVICE_LINKED_ROLE_SERVICES = ("eks.amazonaws.com", "eks-nodegroup.amazonaws.com", "autoscaling.amazonaws.com", "spot.amazonaws.com")
+
+
+@dataclass(frozen=True)
+class DeployScope:
+    """What one stack's `pulumi up` may touch.
+
+    name_prefixes: every IAM role, customer managed policy, instance profile and KMS alias the stack creates is
+    named with one of these prefixes (Pulumi auto-names `<logical name>-<suffix>`, so logical names that start
+    with a prefix qualify). ci_role_names and github_provider_arn are the CI identity itself: the deploy role
+    may not change it (see deploy_policy).
+    """
+
+    account_id: str
+    region: str
+    cluster_name: str
+    repository_name: str
+    name_prefixes: tuple[str, ...]
+    ci_role_names: CiRoleNames
+    github_provider_arn: str
+    state_backend: StateBackend | None = None
+
+
+def deploy_policy(scope: DeployScope) -> PolicyDocument:
+    """Write access for `pulumi up` of this program, on top of ReadOnlyAccess (attached separately, for refresh).
+
+    Scoping, by statement:
+    - no Action "*" and no "<service>:*": every action is listed, so a new kind of resource needs a deliberate
+      change here (and a failed `pulumi up` names the missing action);
+    - EC2 networking and launch templates: Resource "*" (their ids are generated, so resource ARNs cannot be
+      known in advance) limited to the stack's region;
+    - EKS: only this stack's cluster and its node groups, add-ons, access entries and pod identities;
+    - IAM: only names with the stack's prefixes; managed policies limited to the EKS/ECR/SSM ones the cluster
+      needs (never AdministratorAccess); PassRole only to EKS/EC2/Pod Identity; and an explicit Deny on the CI
+      roles and the GitHub provider, so the deploy role cannot widen its own permissions or trust. Changes to
+      the CI identity are applied by an administrator (who also ran the bootstrap `pulumi up`);
+    - ECR: management of this repository only; pushing images is left to the push role (the repository
+      policy denies every other principal);
+    - KMS: keys and the stack's aliases in this account and region; the state backend's keys are explicitly
+      denied destructive actions (scheduling deletion, re-policying, disabling, granting);
+    - state backend: read/write under `.pulumi/` of the configured bucket, decrypt/encrypt with its keys.
+    Residual power: inline policies on the stack's own roles are not constrained (an IaC role that manages
+    IAM can always grant those roles what it writes); a permissions boundary would close that.
+    """
+    acct, region, cluster = scope.account_id, scope.region, scope.cluster_name
+    prefixes = sorted(set(scope.name_prefixes))
+    if not prefixes:
+        raise ValueError("the deploy role needs at least one name prefix for the stack's IAM resources")
+    for p in prefixes:
+        if has_iam_wildcard(p) or not p:
+            raise ValueError(f"name prefix {p!r} must be a literal, non-empty string")
+    role_arns = [f"arn:aws:iam::{acct}:role/{p}*" for p in prefixes]
+    ci_role_arns = [role_arn(acct, n) for n in scope.ci_role_names.all()]
+    in_region = {"StringEquals": {"aws:RequestedRegion": region}}
+    eks = f"arn:aws:eks:{region}:{acct}"
+    statements: list[dict[str, Any]] = [
+        {"Sid": "Network", "Effect": "Allow", "Action": list(EC2_WRITE_ACTIONS), "Resource": "*", "Condition": in_region},
+        {
+            "Sid": "Cluster",
+            "Effect": "Allow",
+            "Action": list(EKS_WRITE_ACTIONS),
+            "Resource": [
+                f"{eks}:cluster/{cluster}",
+                *(f"{eks}:{kind}/{cluster}/*" for kind in ("nodegroup", "addon", "access-entry", "podidentityassociation")),
+            ],
+        },
+        {
+            "Sid": "NodeGroupAutoscalingTags",
+            "Effect": "Allow",
+            "Action": ["autoscaling:CreateOrUpdateTags", "autoscaling:DeleteTags"],
+            "Resource": f"arn:aws:autoscaling:{region}:{acct}:autoScalingGroup:*:autoScalingGroupName/eks-*",
+        },
+        {"Sid": "StackRoles", "Effect": "Allow", "Action": list(IAM_ROLE_WRITE_ACTIONS), "Resource": role_arns},
+        {
+            "Sid": "StackRolesManagedPolicies",
+            "Effect": "Allow",
+            "Action": list(IAM_ATTACH_ACTIONS),
+            "Resource": role_arns,
+            "Condition": {
+                "ArnLike": {"iam:PolicyARN": [*ATTACHABLE_AWS_MANAGED_POLICIES, *(f"arn:aws:iam::{acct}:policy/{p}*" for p in prefixes)]}
+            },
+        },
+        {
+            "Sid": "StackPolicies",
+            "Effect": "Allow",
+            "Action": list(IAM_POLICY_WRITE_ACTIONS),
+            "Resource": [f"arn:aws:iam::{acct}:policy/{p}*" for p in prefixes],
+        },
+        {
+            "Sid": "StackInstanceProfiles",
+            "Effect": "Allow",
+            "Action": list(IAM_INSTANCE_PROFILE_ACTIONS),
+            "Resource": [f"arn:aws:iam::{acct}:instance-profile/{p}*" for p in prefixes],
+        },
+        {
+            "Sid": "PassStackRoles",
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "Resource": role_arns,
+            "Condition": {"StringEquals": {"iam:PassedToService": list(PASS_ROLE_SERVICES)}},
+        },
+        {
+            "Sid": "ServiceLinkedRoles",
+            "Effect": "Allow",
+            "Action": ["iam:CreateServiceLinkedRole"],
+            "Resource": f"arn:aws:iam::{acct}:role/aws-service-role/*",
+            "Condition": {"StringEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLE_SERVICES)}},
+        },
+        {
+            "Sid": "ClusterIrsaProvider",
+            "Effect": "Allow",
+            "Action": list(IAM_OIDC_PROVIDER_ACTIONS),
+            "Resource": f"arn:aws:iam::{acct}:oidc-provider/oidc.eks.{region}.amazonaws.com/id/*",
+        },
+        {
+            "Sid": "ServingRepository",
+            "Effect": "Allow",
+            "Action": list(ECR_MANAGE_ACTIONS),
+            "Resource": ecr_repository_arn(region, acct, scope.repository_name),
+        },
+        # CreateKey has no resource to scope; keys are then managed by ARN (their ids are generated).
+        {"Sid": "CreateKeys", "Effect": "Allow", "Action": ["kms:CreateKey"], "Resource": "*", "Condition": in_region},
+        {
+            "Sid": "ManageKeys",
+            "Effect": "Allow",
+            "Action": list(KMS_KEY_MANAGE_ACTIONS),
+            "Resource": [f"arn:aws:kms:{region}:{acct}:key/*", *(f"arn:aws:kms:{region}:{acct}:alias/{p}*" for p in prefixes)],
+        },
+        {
+            # EKS (secrets encryption) and ECR (repository encryption) create grants for themselves.
+            "Sid": "ServiceGrantsOnKeys",
+            "Effect": "Allow",
+            "Action": ["kms:CreateGrant", "kms:RetireGrant"],
+            "Resource": f"arn:aws:kms:{region}:{acct}:key/*",
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        },
+        {
+            "Sid": "ClusterLogs",
+            "Effect": "Allow",
+            "Action": list(LOGS_WRITE_ACTIONS),
+            "Resource": [f"arn:aws:logs:{region}:{acct}:log-group:/aws/eks/{cluster}/*"],
+        },
+        {
+            "Sid": "ProtectCiIdentity",
+            "Effect": "Deny",
+            "Action": [*IAM_ROLE_WRITE_ACTIONS, *IAM_ATTACH_ACTIONS, *IAM_OIDC_PROVIDER_ACTIONS, "iam:PassRole"],
+            "Resource": [*ci_role_arns, scope.github_provider_arn],
+        },
+    ]
+    if scope.state_backend is not None:
+        statements += state_read_statements(scope.state_backend) + state_write_statements(scope.state_backend)
+    return {"Version": "2012-10-17", "Statement": statements}

@@ -1,0 +1,19 @@
+"""What the CI preview role may do: read every resource (for `pulumi preview --refresh`) and the Pulumi state."""
+
+from __future__ import annotations
+
+from .ci_state_access import StateBackend, state_read_statements
+from .iam_documents import PolicyDocument
+
+# Refresh reads every resource type the program manages, so the preview and deploy roles both get it. It grants
+# neither kms:Decrypt nor secretsmanager:GetSecretValue; the state backend's keys are granted explicitly.
+READ_ONLY_ACCESS_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+
+
+def preview_inline_policy(backend: StateBackend | None) -> PolicyDocument | None:
+    """What `pulumi preview --refresh` needs beyond ReadOnlyAccess (attached separately): reading the state and
+    decrypting config secrets. The DIY backend takes no lock for a preview, so no write is needed. None when
+    the backend is Pulumi Cloud (its access token, not AWS, guards the state)."""
+    if backend is None:
+        return None
+    return {"Version": "2012-10-17", "Statement": state_read_statements(backend)}

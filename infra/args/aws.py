@@ -1,0 +1,186 @@
+"""AWS platform config → Args of the network, CI identity, EKS cluster, node groups, GPU add-ons and ECR repository.
+
+Pure functions. In: the validated StackConfig, the stack's identity (AwsStack) and, where one component needs
+another's outputs, the component created before it. Out: one component's Args. infra/program.py reads Pulumi's
+own settings (stack, project, aws:region) and instantiates the components.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+
+from catalogs.github_subjects import GithubRepository
+from catalogs.gpu_scheduling import SYSTEM_NODE_GROUP_NAME, gpu_node_labels
+from components.aws.ci_state_access import StateBackend
+from components.aws.ecr import ImageRepositoryArgs
+from components.aws.eks_cluster import ClusterAccess, EksCluster, EksClusterArgs, admin_access, deploy_access, partition_of, preview_access
+from components.aws.github_ci_identity import GithubCiIdentity, GithubCiIdentityArgs
+from components.aws.network import Network, NetworkArgs
+from components.aws.node_groups import (
+    AUTOSCALER_GPU_LABEL,
+    GPU_TAINT,
+    SYSTEM_AMI_TYPE,
+    SYSTEM_NODE_SELECTOR,
+    NodeGroups,
+    NodeGroupsArgs,
+    NodeGroupSpec,
+)
+from components.aws.stack_names import stack_name_prefix
+from components.k8s.gpu_addons import GpuAddonsArgs
+from infra.config import StackConfig
+from infra.config.aws import ClusterConfig, GithubConfig, GpuNodeGroupConfig, PulumiStateBackendConfig, SystemNodeGroupConfig
+
+
+@dataclass(frozen=True)
+class AwsStack:
+    """What the AWS Args take from Pulumi rather than from the ai-serving config: the project and stack being
+    deployed and the AWS region (`aws:region`)."""
+
+    project: str
+    stack: str
+    region: str
+
+    @property
+    def name_prefix(self) -> str:
+        return stack_name_prefix(self.project, self.stack)
+
+
+def platform_tags(cfg: StackConfig) -> dict[str, str]:
+    """Tags on the cluster and the node groups: which cluster and tier they belong to."""
+    return {"ai-serving/cluster": cfg.cluster.name, "ai-serving/tier": cfg.tier}
+
+
+def network_args(cfg: StackConfig) -> NetworkArgs:
+    return NetworkArgs(
+        cluster_name=cfg.cluster.name,
+        cidr=cfg.network.cidr,
+        availability_zones=list(cfg.network.availability_zones),
+        nat_policy=cfg.network.nat_gateways,
+    )
+
+
+def github_repository(github: GithubConfig) -> GithubRepository:
+    return GithubRepository(github.org, github.repo, github.owner_id, github.repository_id)
+
+
+def state_backend(backend: PulumiStateBackendConfig | None) -> StateBackend | None:
+    return StateBackend(backend.bucket, tuple(backend.kms_key_arns)) if backend is not None else None
+
+
+def github_ci_identity_args(cfg: StackConfig, stack: AwsStack) -> GithubCiIdentityArgs:
+    return GithubCiIdentityArgs(
+        repository=github_repository(cfg.github),
+        main_branch=cfg.github.main_branch,
+        existing_provider_arn=cfg.github.oidc_provider_arn,
+        stack=stack.stack,
+        name_prefix=stack.name_prefix,
+        region=stack.region,
+        cluster_name=cfg.cluster.name,
+        image_repository_name=cfg.ecr.repository_name,
+        # The stack's fixed names start with its prefix, the cluster's (e.g. its key alias) with the cluster name.
+        deploy_name_prefixes=[stack.name_prefix, f"{cfg.cluster.name}-"],
+        state_backend=state_backend(cfg.github.state_backend),
+        protect=cfg.protect_stateful_resources,
+    )
+
+
+def cluster_access(cluster: ClusterConfig, deploy_role_arn: pulumi.Input[str], preview_role_arn: pulumi.Input[str]) -> list[ClusterAccess]:
+    """Everyone who may use the Kubernetes API, explicitly (no implicit creator admin): the configured admins and
+    the CI deploy and preview roles."""
+    return [
+        *(admin_access(arn) for arn in cluster.admin_principal_arns),
+        deploy_access("ci-deploy", deploy_role_arn),
+        preview_access("ci-preview", preview_role_arn),
+    ]
+
+
+def eks_cluster_args(cfg: StackConfig, stack: AwsStack, network: Network, ci: GithubCiIdentity) -> EksClusterArgs:
+    return EksClusterArgs(
+        cluster_name=cfg.cluster.name,
+        kubernetes_version=cfg.cluster.kubernetes_version,
+        region=stack.region,
+        vpc_id=network.vpc_id,
+        private_subnet_ids=network.private_subnet_ids,
+        public_subnet_ids=network.public_subnet_ids,
+        public_endpoint=cfg.cluster.public_endpoint,
+        public_access_cidrs=[str(c) for c in cfg.cluster.public_access_cidrs],
+        access=cluster_access(cfg.cluster, ci.deploy_role_arn, ci.preview_role_arn),
+        log_retention_days=cfg.cluster.log_retention_days,
+        protect_stateful=cfg.protect_stateful_resources,
+        tags=platform_tags(cfg),
+    )
+
+
+def system_group_spec(cfg: SystemNodeGroupConfig) -> NodeGroupSpec:
+    return NodeGroupSpec(
+        name=SYSTEM_NODE_GROUP_NAME,
+        instance_types=tuple(cfg.instance_types),
+        capacity_type=cfg.capacity_type,
+        ami_type=SYSTEM_AMI_TYPE,
+        min_size=cfg.scaling.min_size,
+        desired_size=cfg.scaling.desired_size,
+        max_size=cfg.scaling.max_size,
+        disk_size_gib=cfg.disk_size_gib,
+        labels=dict(SYSTEM_NODE_SELECTOR),
+    )
+
+
+def gpu_group_spec(cfg: GpuNodeGroupConfig) -> NodeGroupSpec:
+    # Platform labels last: they are what workloads and the device plugin select on (config rejects these keys).
+    labels = {**cfg.labels, **gpu_node_labels(cfg.name, cfg.gpu_model, cfg.ami_type), AUTOSCALER_GPU_LABEL: cfg.gpu_model}
+    return NodeGroupSpec(
+        name=cfg.name,
+        instance_types=tuple(cfg.instance_types),
+        capacity_type=cfg.capacity_type,
+        ami_type=cfg.ami_type,
+        min_size=cfg.scaling.min_size,
+        desired_size=cfg.scaling.desired_size,
+        max_size=cfg.scaling.max_size,
+        disk_size_gib=cfg.disk_size_gib,
+        labels=labels,
+        taints=(GPU_TAINT,),
+        gpus_per_node=cfg.gpus_per_node,
+    )
+
+
+def node_groups_args(cfg: StackConfig, stack: AwsStack, network: Network, cluster: EksCluster) -> NodeGroupsArgs:
+    return NodeGroupsArgs(
+        cluster_name=cluster.cluster_name,
+        kubernetes_version=cfg.cluster.kubernetes_version,
+        partition=partition_of(stack.region),
+        subnet_ids=network.private_subnet_ids,
+        system=system_group_spec(cfg.cluster.system_node_group),
+        gpu_groups=[gpu_group_spec(g) for g in cfg.gpu_node_groups],
+        tags=platform_tags(cfg),
+    )
+
+
+def gpu_addons_args(
+    cfg: StackConfig, stack: AwsStack, cluster: EksCluster, k8s_provider: kubernetes.Provider, node_groups: NodeGroups
+) -> GpuAddonsArgs:
+    return GpuAddonsArgs(
+        cluster_name=cluster.cluster_name,
+        kubernetes_version=cfg.cluster.kubernetes_version,
+        region=stack.region,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_provider_url=cluster.oidc_provider_url,
+        k8s_provider=k8s_provider,
+        system_node_selector=SYSTEM_NODE_SELECTOR,
+        depends_on=node_groups.ready,
+    )
+
+
+def image_repository_args(cfg: StackConfig, stack: AwsStack, ci: GithubCiIdentity, node_groups: NodeGroups) -> ImageRepositoryArgs:
+    return ImageRepositoryArgs(
+        repository_name=cfg.ecr.repository_name,
+        keep_tagged_images=cfg.ecr.keep_tagged_images,
+        untagged_expiry_days=cfg.ecr.untagged_expiry_days,
+        push_role_arn=ci.image_push_role_arn,
+        pull_principal_arns=[node_groups.node_role_arn],
+        stack=stack.stack,
+        name_prefix=stack.name_prefix,
+        protect=cfg.protect_stateful_resources,
+    )
