@@ -17,8 +17,8 @@ from components.gcp.serving_path import build_gcp_serving_path
 from components.k8s.argocd import ArgoCd
 from components.k8s.gpu_addons import GpuAddons
 from components.k8s.preview_access import PreviewAccess
-from components.k8s.serving_addons import ServingAddons, ServingAddonsArgs
-from components.k8s.vllm_service import IrsaTrust, VllmService, VllmServiceArgs
+from components.k8s.serving_addons import ServingAddons
+from components.k8s.vllm_service import IrsaTrust, VllmService
 from infra.args.aws import (
     AwsStack,
     eks_cluster_args,
@@ -29,7 +29,7 @@ from infra.args.aws import (
     node_groups_args,
 )
 from infra.args.delivery import argocd_args
-from infra.args.serving import alert_thresholds, vllm_model
+from infra.args.serving import serving_addons_args, vllm_service_args
 from infra.config import StackConfig, load_stack_config, read_pulumi_config
 from infra.config.gcp import APP_ENV_SECRET_KEY
 from infra.config.serving import DISCORD_WEBHOOK_CONFIG_KEY, HF_TOKEN_CONFIG_KEY
@@ -95,38 +95,17 @@ def build_serving(cfg: StackConfig, platform: AwsPlatform) -> None:
     if cfg.serving is not None:
         secrets = pulumi.Config("ai-serving")
         uses_hf = any(m.source_kind == "huggingface" for m in cfg.models)
-        serving = ServingAddons(
+        discord_webhook = secrets.require_secret(DISCORD_WEBHOOK_CONFIG_KEY)
+        hf_token = secrets.require_secret(HF_TOKEN_CONFIG_KEY) if uses_hf else None
+        addons = ServingAddons(
             "serving",
-            ServingAddonsArgs(
-                tier=cfg.tier,
-                models_namespace=cfg.serving.namespace,
-                prometheus_retention_days=cfg.serving.prometheus_retention_days,
-                alerts=alert_thresholds(cfg.serving.alerts),
-                discord_webhook_url=secrets.require_secret(DISCORD_WEBHOOK_CONFIG_KEY),
-                hf_token=secrets.require_secret(HF_TOKEN_CONFIG_KEY) if uses_hf else None,
-                depends_on=platform.nodes_ready,
-            ),
+            serving_addons_args(cfg, cfg.serving, discord_webhook, hf_token, platform.nodes_ready),
             opts=pulumi.ResourceOptions(provider=platform.k8s_provider),
         )
         endpoints: dict[str, str] = {}
         for model in cfg.models:
-            endpoints[model.name] = VllmService(
-                model.name,
-                VllmServiceArgs(
-                    model=vllm_model(model),
-                    namespace=serving.models_namespace,
-                    cluster_name=cfg.cluster.name,
-                    prometheus_url=serving.prometheus_url,
-                    monitoring_namespace=serving.monitoring_namespace,
-                    client_namespaces=list(cfg.serving.client_namespaces),
-                    hf_token_secret=serving.hf_token_secret if model.source_kind == "huggingface" else None,
-                    irsa=platform.irsa,
-                    rollouts_crds=[serving.rollouts_crds],
-                    monitoring_crds=[serving.monitoring_crds],
-                    depends_on=serving.models_namespace_ready,
-                ),
-                opts=pulumi.ResourceOptions(provider=platform.k8s_provider),
-            ).endpoint
+            args = vllm_service_args(cfg, cfg.serving, model, addons, platform.irsa)
+            endpoints[model.name] = VllmService(model.name, args, opts=pulumi.ResourceOptions(provider=platform.k8s_provider)).endpoint
         pulumi.export("modelEndpoints", endpoints)
 
 

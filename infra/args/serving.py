@@ -1,8 +1,17 @@
-"""The serving layer's config (`serving`, `models`) as the Args of ServingAddons and VllmService."""
+"""The serving layer's config (`serving`, `models`) as the Args of ServingAddons and VllmService.
+
+Pure functions: the validated config (plus the secrets, read by infra/program.py, and the components a model
+depends on) in, one component's Args out.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import pulumi
+
 from components.k8s.serving_addon_values import AlertThresholds
+from components.k8s.serving_addons import ServingAddons, ServingAddonsArgs
 from components.k8s.vllm_model import (
     Canary,
     CanaryAnalysis,
@@ -16,8 +25,47 @@ from components.k8s.vllm_model import (
     VllmModel,
     Weights,
 )
-from infra.config.serving import AlertThresholdsConfig, ModelConfig
+from components.k8s.vllm_service import IrsaTrust, VllmServiceArgs
+from infra.config import StackConfig
+from infra.config.serving import AlertThresholdsConfig, ModelConfig, ServingConfig
 from infra.config.serving_rules import CANARY_SURGE_PODS
+
+
+def serving_addons_args(
+    cfg: StackConfig,
+    serving: ServingConfig,
+    discord_webhook_url: pulumi.Input[str],
+    hf_token: pulumi.Input[str] | None,
+    depends_on: Sequence[pulumi.Resource],
+) -> ServingAddonsArgs:
+    return ServingAddonsArgs(
+        tier=cfg.tier,
+        models_namespace=serving.namespace,
+        prometheus_retention_days=serving.prometheus_retention_days,
+        alerts=alert_thresholds(serving.alerts),
+        discord_webhook_url=discord_webhook_url,
+        hf_token=hf_token,
+        depends_on=depends_on,
+    )
+
+
+def vllm_service_args(
+    cfg: StackConfig, serving: ServingConfig, model: ModelConfig, addons: ServingAddons, irsa: IrsaTrust
+) -> VllmServiceArgs:
+    return VllmServiceArgs(
+        model=vllm_model(model),
+        namespace=addons.models_namespace,
+        cluster_name=cfg.cluster.name,
+        prometheus_url=addons.prometheus_url,
+        monitoring_namespace=addons.monitoring_namespace,
+        client_namespaces=list(serving.client_namespaces),
+        hf_token_secret=addons.hf_token_secret if model.source_kind == "huggingface" else None,
+        irsa=irsa,
+        rollouts_crds=[addons.rollouts_crds],
+        monitoring_crds=[addons.monitoring_crds],
+        # The namespace and the token Secret: every object of the model waits for them.
+        depends_on=addons.models_namespace_ready,
+    )
 
 
 def alert_thresholds(alerts: AlertThresholdsConfig) -> AlertThresholds:
