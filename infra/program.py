@@ -13,7 +13,10 @@ from components.aws.eks_cluster import EksCluster, kubernetes_provider
 from components.aws.github_ci_identity import GithubCiIdentity
 from components.aws.network import Network
 from components.aws.node_groups import NodeGroups
-from components.gcp.serving_path import build_gcp_serving_path
+from components.gcp.deploy_access import service_account_deploy_access
+from components.gcp.github_workload_identity import GithubWorkloadIdentity
+from components.gcp.gpu_vm import GpuVm
+from components.gcp.network import GcpNetwork
 from components.k8s.argocd import ArgoCd
 from components.k8s.gpu_addons import GpuAddons
 from components.k8s.preview_access import PreviewAccess
@@ -29,6 +32,7 @@ from infra.args.aws import (
     node_groups_args,
 )
 from infra.args.delivery import argocd_args
+from infra.args.gcp import gcp_network_args, github_workload_identity_args, gpu_vm_args
 from infra.args.serving import serving_addons_args, vllm_service_args
 from infra.config import StackConfig, load_stack_config, read_pulumi_config
 from infra.config.gcp import APP_ENV_SECRET_KEY
@@ -111,25 +115,37 @@ def build_serving(cfg: StackConfig, platform: AwsPlatform) -> None:
 
 def build_gcp(cfg: StackConfig) -> None:
     """GPU VMs on Compute Engine, their network and secret, and WIF for CI deploys."""
-    if cfg.gcp is not None and cfg.gcp.enabled:
-        gcp_path = build_gcp_serving_path(
-            cfg.gcp,
-            cfg.github,
-            stack=pulumi.get_stack(),
+    gcp = cfg.gcp
+    if gcp is None or not gcp.enabled:
+        return
+    project = pulumi.Config("gcp").require("project")
+    network = GcpNetwork("gcp-network", gcp_network_args(gcp, project))
+    identity = GithubWorkloadIdentity(
+        "gcp-deploy",
+        github_workload_identity_args(gcp, cfg.github, project=project, stack=pulumi.get_stack(), protect=cfg.protect_stateful_resources),
+    )
+    vms = GpuVm(
+        "gcp-gpu",
+        gpu_vm_args(
+            gcp,
+            project=project,
             tier=cfg.tier,
-            project=pulumi.Config("gcp").require("project"),
-            protect=cfg.protect_stateful_resources,
+            network_self_link=network.network_self_link,
+            subnet_self_link=network.subnet_self_link,
             app_env=pulumi.Config("ai-serving").require_secret(APP_ENV_SECRET_KEY),
-        )
-        # For the deploy workflow (google-github-actions/auth inputs, then the VMs to ssh into).
-        pulumi.export("gcpWorkloadIdentityProvider", gcp_path.identity.provider_name)
-        pulumi.export("gcpDeployServiceAccount", gcp_path.identity.service_account_email)
-        # For the Pulumi workflows: previews and drift checks (read-only), and `pulumi up` of this stack.
-        pulumi.export("gcpPulumiPreviewServiceAccount", gcp_path.identity.pulumi_preview_service_account_email)
-        pulumi.export("gcpPulumiDeployServiceAccount", gcp_path.identity.pulumi_deploy_service_account_email)
-        pulumi.export("gcpVmServiceAccount", gcp_path.vms.service_account_email)
-        pulumi.export("gcpInstances", [{"name": n, "zone": z} for n, z in gcp_path.vms.instances])
-        pulumi.export("gcpInstanceGroup", gcp_path.vms.instance_group)
+            # The app deploy account of the identity may SSH into these VMs (over IAP) to deploy.
+            deploy=service_account_deploy_access(identity.app_deploy_member, identity.app_deploy_unique_id),
+        ),
+    )
+    # For the deploy workflow (google-github-actions/auth inputs, then the VMs to ssh into).
+    pulumi.export("gcpWorkloadIdentityProvider", identity.provider_name)
+    pulumi.export("gcpDeployServiceAccount", identity.app_deploy_email)
+    # For the Pulumi workflows: previews and drift checks (read-only), and `pulumi up` of this stack.
+    pulumi.export("gcpPulumiPreviewServiceAccount", identity.pulumi_preview_email)
+    pulumi.export("gcpPulumiDeployServiceAccount", identity.pulumi_deploy_email)
+    pulumi.export("gcpVmServiceAccount", vms.service_account_email)
+    pulumi.export("gcpInstances", [{"name": n, "zone": z} for n, z in vms.instances])
+    pulumi.export("gcpInstanceGroup", vms.instance_group)
 
 
 def build_delivery(cfg: StackConfig, platform: AwsPlatform) -> None:

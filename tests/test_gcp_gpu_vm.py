@@ -6,17 +6,10 @@ import pytest
 from pulumi.runtime import rpc
 
 from catalogs.gcp_machines import GpuShape
-from components.gcp.gpu_vm import (
-    AppSpec,
-    DeployAccess,
-    DiskSpec,
-    GpuVm,
-    GpuVmArgs,
-    ManagedGroupSpec,
-    group_instances_condition,
-    instance_placements,
-    scheduling,
-)
+from components.gcp.deploy_access import DeployAccess, group_instances_condition
+from components.gcp.gpu_vm import GpuVm
+from components.gcp.gpu_vm_args import AppSpec, DiskSpec, GpuVmArgs, ManagedGroupSpec
+from components.gcp.vm_settings import instance_placements, scheduling
 from infra.plan.engine import Evaluation, RecordedResource
 from tests.harness import inputs, of_type, one, run
 

@@ -1,6 +1,7 @@
 from ipaddress import IPv4Network
 
-from components.gcp.network import HEALTH_CHECK_RANGES, IAP_TCP_FORWARDING_RANGE, GcpNetwork, GcpNetworkArgs, ingress_rules
+from components.gcp.firewall import HEALTH_CHECK_RANGES, IAP_TCP_FORWARDING_RANGE, ingress_rules
+from components.gcp.network import GcpNetwork, GcpNetworkArgs
 from infra.plan.engine import Evaluation
 from tests.harness import inputs, one, run
 

@@ -3,17 +3,16 @@ import pytest
 
 from catalogs.github_subjects import GithubRepository, pull_request_subject
 from components.aws import ci_trust as aws_subjects
+from components.gcp.federated_account import binding_names
+from components.gcp.github_workload_identity import GithubWorkloadIdentity, GithubWorkloadIdentityArgs
+from components.gcp.pulumi_ci_identity import PulumiCiIdentityArgs, pulumi_deploy_contexts, pulumi_preview_contexts
 from components.gcp.wif import (
     GITHUB_ISSUER,
-    GithubDeployIdentity,
-    GithubDeployIdentityArgs,
     TokenContext,
     app_deploy_contexts,
     attribute_condition,
     attribute_mapping,
     distinct_contexts,
-    pulumi_deploy_contexts,
-    pulumi_preview_contexts,
     subject_principal,
 )
 from infra.plan.engine import Evaluation
@@ -105,32 +104,42 @@ def test_principal_is_one_subject_never_a_set() -> None:
         subject_principal(POOL_NAME, "*")
 
 
+def test_one_binding_per_subject_numbered_only_when_there_are_several() -> None:
+    assert binding_names("deploy-wif-user", [MAIN]) == ["deploy-wif-user"]
+    assert binding_names("deploy-pulumi-preview-wif-user", [PR, MAIN]) == [
+        "deploy-pulumi-preview-wif-user-0",
+        "deploy-pulumi-preview-wif-user-1",
+    ]
+
+
 def identity_args(
     *, protect: bool = False, ref: str | None = "refs/heads/main", environment: str | None = None
-) -> GithubDeployIdentityArgs:
-    return GithubDeployIdentityArgs(
+) -> GithubWorkloadIdentityArgs:
+    return GithubWorkloadIdentityArgs(
         project="example-ai-serving-staging",
         pool_id="ai-serving-stg-github",
-        deploy_account_id="ai-serving-stg-deploy",
         repository=REPO,
-        ref=ref,
-        environment=environment,
-        stack="staging",
-        main_branch="main",
-        pulumi_preview_account_id="ai-serving-stg-pulumi-preview",
-        pulumi_deploy_account_id="ai-serving-stg-pulumi-deploy",
-        grantable_project_roles=["roles/logging.logWriter"],
+        app_deploy_account_id="ai-serving-stg-deploy",
+        app_deploy_ref=ref,
+        app_deploy_environment=environment,
+        pulumi_ci=PulumiCiIdentityArgs(
+            stack="staging",
+            main_branch="main",
+            preview_account_id="ai-serving-stg-pulumi-preview",
+            deploy_account_id="ai-serving-stg-pulumi-deploy",
+            grantable_project_roles=["roles/logging.logWriter"],
+        ),
         protect=protect,
     )
 
 
-def evaluate_identity(args: GithubDeployIdentityArgs) -> Evaluation:
+def evaluate_identity(args: GithubWorkloadIdentityArgs) -> Evaluation:
     def program() -> None:
-        identity = GithubDeployIdentity("deploy", args)
+        identity = GithubWorkloadIdentity("deploy", args)
         pulumi.export("provider", identity.provider_name)
-        pulumi.export("account", identity.service_account_email)
-        pulumi.export("pulumiPreview", identity.pulumi_preview_service_account_email)
-        pulumi.export("pulumiDeploy", identity.pulumi_deploy_service_account_email)
+        pulumi.export("account", identity.app_deploy_email)
+        pulumi.export("pulumiPreview", identity.pulumi_preview_email)
+        pulumi.export("pulumiDeploy", identity.pulumi_deploy_email)
 
     return run(program, stack="staging")
 

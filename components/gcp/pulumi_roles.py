@@ -2,7 +2,7 @@
 
 `pulumi-preview` (pull requests, the scheduled drift check) reads; `pulumi-deploy` (`pulumi up` in the GitHub
 environment of the stack) creates and updates the stack's resources. Predefined roles only, never roles/owner or
-roles/editor. Which workflows may impersonate either account is decided in wif.py.
+roles/editor. Which workflows may impersonate either account is decided in pulumi_ci_identity.py.
 
 Role references: https://cloud.google.com/iam/docs/roles-permissions (per service) and
 https://cloud.google.com/compute/docs/access/iam.
@@ -11,6 +11,8 @@ https://cloud.google.com/compute/docs/access/iam.
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from .cel import cel_string_literal
 
 # Read-only: enough for `pulumi preview --refresh` of every GCP resource the stack manages.
 PULUMI_PREVIEW_ROLES = (
@@ -61,12 +63,6 @@ PROJECT_IAM_ADMIN_ROLE = "roles/resourcemanager.projectIamAdmin"
 FORBIDDEN_ROLES = frozenset({"roles/owner", "roles/editor"})
 
 
-def _cel_string(value: str) -> str:
-    if "'" in value or "\\" in value:
-        raise ValueError(f"unexpected quote in {value!r}")
-    return f"'{value}'"
-
-
 def grant_limit_condition(grantable_roles: Sequence[str]) -> str:
     """IAM condition for PROJECT_IAM_ADMIN_ROLE: every binding change must concern only these roles
     (https://cloud.google.com/iam/docs/setting-limits-on-granting-roles)."""
@@ -76,5 +72,5 @@ def grant_limit_condition(grantable_roles: Sequence[str]) -> str:
     escalating = [r for r in roles if r in FORBIDDEN_ROLES or r == PROJECT_IAM_ADMIN_ROLE or r in PULUMI_DEPLOY_ROLES]
     if escalating:
         raise ValueError(f"pulumi up must not be able to grant {escalating}")
-    listed = ", ".join(_cel_string(r) for r in roles)
+    listed = ", ".join(cel_string_literal(r) for r in roles)
     return f"api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([{listed}])"

@@ -1,12 +1,14 @@
+"""The GCP section of the stack program (build_gcp): which component gets whose outputs, and what it exports."""
+
 import copy
+import re
 from typing import Any
 
-import pulumi
 import pytest
 
-from components.gcp.serving_path import build_gcp_serving_path, deploy_ref
 from infra.config import StackConfig, load_stack_config
 from infra.plan.engine import Evaluation
+from infra.program import build_gcp
 from tests.harness import inputs, of_type, one, run, stack_config
 
 REGION = {"staging": "us-west-2", "production": "us-east-1"}
@@ -20,23 +22,12 @@ def _config(stack: str, **gcp_patch: Any) -> StackConfig:
 
 
 def _evaluate(cfg: StackConfig) -> Evaluation:
-    assert cfg.gcp is not None
-    gcp = cfg.gcp
-
-    def program() -> None:
-        path = build_gcp_serving_path(
-            gcp,
-            cfg.github,
-            stack=cfg.tier,
-            tier=cfg.tier,
-            project="example-project",
-            protect=cfg.protect_stateful_resources,
-            app_env=pulumi.Output.secret("K=V"),
-        )
-        pulumi.export("provider", path.identity.provider_name)
-        pulumi.export("deployer", path.identity.service_account_email)
-
-    return run(program)
+    return run(
+        lambda: build_gcp(cfg),
+        stack=cfg.tier,
+        config={"gcp:project": "example-project", "ai-serving:gcpAppEnv": "K=V"},
+        secret_keys=["ai-serving:gcpAppEnv"],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -94,11 +85,23 @@ def test_pulumi_up_from_ci_may_grant_every_project_role_the_stack_grants(stack: 
         assert f"'{role}'" in limit, f"pulumi up from CI could not grant {role}"
 
 
-def test_outputs_name_the_provider_and_the_deploy_account(staging: Evaluation) -> None:
+def test_outputs_name_the_provider_the_three_accounts_and_the_vms(staging: Evaluation, production: Evaluation) -> None:
+    accounts = "iam.gserviceaccount.com"
     assert staging.outputs == {
-        "provider": "projects/123456789012/locations/global/workloadIdentityPools/ai-serving-stg-github/providers/github-actions",
-        "deployer": "ai-serving-stg-deploy@example-project.iam.gserviceaccount.com",
+        "gcpWorkloadIdentityProvider": (
+            "projects/123456789012/locations/global/workloadIdentityPools/ai-serving-stg-github/providers/github-actions"
+        ),
+        "gcpDeployServiceAccount": f"ai-serving-stg-deploy@example-project.{accounts}",
+        "gcpPulumiPreviewServiceAccount": f"ai-serving-stg-pulumi-preview@example-project.{accounts}",
+        "gcpPulumiDeployServiceAccount": f"ai-serving-stg-pulumi-deploy@example-project.{accounts}",
+        "gcpVmServiceAccount": f"ai-serving-stg-vm@example-project.{accounts}",
+        # No group in staging: its output is unset (null), as in `ai-serving plan`.
+        "gcpInstances": [{"name": "ai-serving-stg-0", "zone": "us-central1-a"}],
     }
+    assert production.outputs["gcpInstances"] == []
+    assert production.outputs["gcpInstanceGroup"] == (
+        "https://www.googleapis.com/compute/v1/projects/example-project/regions/us-central1/instanceGroups/ai-serving-prod-group"
+    )
 
 
 def test_github_repository_comes_from_the_github_section() -> None:
@@ -108,10 +111,14 @@ def test_github_repository_comes_from_the_github_section() -> None:
     assert f"assertion.repository == '{raw_github['org']}/{raw_github['repo']}'" in provider["attributeCondition"]
 
 
-def test_deploy_ref_defaults_to_the_main_branch_unless_an_environment_is_required() -> None:
-    cfg = _config("staging", deploy={})
-    assert cfg.gcp is not None and deploy_ref(cfg.gcp, cfg.github) == f"refs/heads/{cfg.github.main_branch}"
-    cfg = _config("staging", deploy={"githubEnvironment": "staging"})
-    assert cfg.gcp is not None and deploy_ref(cfg.gcp, cfg.github) is None
-    cfg = _config("staging", deploy={"ref": "refs/tags/release"})
-    assert cfg.gcp is not None and deploy_ref(cfg.gcp, cfg.github) == "refs/tags/release"
+def test_vms_live_in_the_gcp_network_and_admit_the_app_deploy_account(staging: Evaluation) -> None:
+    links = "https://www.googleapis.com/compute/v1/projects/example-project"
+    vm = inputs(one(staging, "gcp:compute/instance:Instance"))
+    assert vm["networkInterfaces"] == [{"subnetwork": f"{links}/regions/us-central1/subnetworks/ai-serving-stg-us-central1"}]
+    firewalls = [inputs(r)["network"] for r in of_type(staging, "gcp:compute/firewall:Firewall")]
+    assert firewalls == [f"{links}/global/networks/ai-serving-stg-vpc"] * 2
+    deployer = "serviceAccount:ai-serving-stg-deploy@example-project.iam.gserviceaccount.com"
+    grants = [r for r in staging.resources if r.custom and "-deployer-" in r.name and r.type != "gcp:projects/iAMCustomRole:IAMCustomRole"]
+    assert len(grants) == 4 and {inputs(r)["member"] for r in grants} == {deployer}
+    # OS Login names the app deploy account's POSIX user after its numeric unique id.
+    assert re.search(r"'sa_\d+ ALL=\(root\) NOPASSWD: /usr/local/sbin/ai-serving-deploy", vm["metadata"]["startup-script"])
