@@ -151,7 +151,10 @@ def test_regional_rolling_update_respects_the_zone_count() -> None:
     [
         ({"zones": ["us-central1-a", "us-central1-a"]}, "ai-serving:gcp.zones", "each zone once"),
         ({"namePrefix": "gcp-serving"}, "ai-serving:gcp.namePrefix", "must not start with 'gcp-'"),
-        ({"namePrefix": "a-name-prefix-that-is-too-long"}, "ai-serving:gcp.namePrefix", "pattern"),
+        ({"namePrefix": "ai-serving-"}, "ai-serving:gcp.namePrefix", "pattern"),
+        ({"namePrefix": "Ai-serving"}, "ai-serving:gcp.namePrefix", "pattern"),
+        ({"namePrefix": "ai"}, "ai-serving:gcp.namePrefix", "at least 4 characters"),
+        ({"namePrefix": "a-name-prefix-that-is-too-long"}, "ai-serving:gcp.namePrefix", "at most 15 characters"),
         ({"namePrefix": "ai-serving-prod2"}, "ai-serving:gcp.namePrefix", "at most 15 characters"),
         ({"network": {"subnetCidr": "34.0.0.0/24"}}, "ai-serving:gcp.network.subnetCidr", "private"),
         ({"vm": {"provisioningModel": "PREEMPTIBLE"}}, "ai-serving:gcp.vm.provisioningModel", "'STANDARD' or 'SPOT'"),

@@ -15,6 +15,7 @@ from pydantic import Field, field_validator
 
 from catalogs.artifact_registry import parse_image
 from catalogs.gcp_machines import L4, shape_problem
+from catalogs.naming import dns_label_pattern
 
 from .base import ConfigProblem, StrictModel, key_path
 
@@ -29,8 +30,9 @@ DEFAULT_BOOT_IMAGE = "projects/ubuntu-os-accelerator-images/global/images/family
 
 GcpRegion = Annotated[str, Field(pattern=r"^[a-z]+-[a-z]+\d+$")]
 GcpZone = Annotated[str, Field(pattern=r"^[a-z]+-[a-z]+\d+-[a-z]$")]
-# "<prefix>-github" fits a pool id (32); the service account ids are checked by GcpConfig._not_reserved.
-NamePrefix = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{2,21}[a-z0-9]$")]
+# A DNS label (catalogs/naming.py) of at least 4 characters, so "<prefix>-vm" has the 6 a service account id
+# needs; the upper limit (service account ids of at most 30) is checked by GcpConfig._not_reserved, with its reason.
+NamePrefix = Annotated[str, Field(pattern=dns_label_pattern(), min_length=4)]
 # The longest name built from the prefix: a service account id (6-30 characters).
 LONGEST_ACCOUNT_SUFFIX = "-pulumi-preview"
 MAX_ACCOUNT_ID = 30
