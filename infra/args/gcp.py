@@ -7,13 +7,13 @@ from __future__ import annotations
 import pulumi
 
 from catalogs.gcp_machines import GpuShape
-from catalogs.github_subjects import GithubRepository
 from components.gcp.deploy_access import DeployAccess
 from components.gcp.github_workload_identity import GithubWorkloadIdentityArgs
 from components.gcp.gpu_vm import project_roles_granted
 from components.gcp.gpu_vm_args import AppSpec, DiskSpec, GpuVmArgs, ManagedGroupSpec
 from components.gcp.network import GcpNetworkArgs
 from components.gcp.pulumi_ci_identity import PulumiCiIdentityArgs
+from infra.args.aws import github_repository
 from infra.config.aws import GithubConfig
 from infra.config.gcp import GcpConfig
 
@@ -37,7 +37,7 @@ def github_workload_identity_args(
     return GithubWorkloadIdentityArgs(
         project=project,
         pool_id=f"{prefix}-github",
-        repository=GithubRepository(github.org, github.repo, github.owner_id, github.repository_id),
+        repository=github_repository(github),
         app_deploy_account_id=f"{prefix}-deploy",
         app_deploy_ref=app_deploy_token_ref(gcp, github),
         app_deploy_environment=gcp.deploy.github_environment,
