@@ -9,6 +9,7 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.aws.ecr import ImageRepository
+from components.aws.eks_addons import EksAddons
 from components.aws.eks_cluster import EksCluster, kubernetes_provider
 from components.aws.github_ci_identity import GithubCiIdentity
 from components.aws.network import Network
@@ -24,6 +25,7 @@ from components.k8s.serving_addons import ServingAddons
 from components.k8s.vllm_service import IrsaTrust, VllmService
 from infra.args.aws import (
     AwsStack,
+    eks_addons_args,
     eks_cluster_args,
     github_ci_identity_args,
     gpu_addons_args,
@@ -73,7 +75,10 @@ def build_aws_platform(cfg: StackConfig) -> AwsPlatform:
     # The one Kubernetes provider of the program: every Kubernetes object (here and in later sections) uses it.
     k8s_provider = kubernetes_provider("eks-k8s", cluster)
     node_groups = NodeGroups("nodes", node_groups_args(cfg, stack, network, cluster))
-    gpu_addons = GpuAddons("gpu-addons", gpu_addons_args(cfg, stack, cluster, k8s_provider, node_groups))
+    eks_addons = EksAddons("eks-addons", eks_addons_args(cfg, cluster, node_groups))
+    # Kubernetes workloads wait for these: nodes to run on and cluster DNS.
+    nodes_ready = [*node_groups.ready, *eks_addons.ready]
+    gpu_addons = GpuAddons("gpu-addons", gpu_addons_args(cfg, stack, cluster, k8s_provider, nodes_ready))
     PreviewAccess("ci-preview", k8s_provider)
     image_repository = ImageRepository("ecr", image_repository_args(cfg, stack, ci, node_groups))
     pulumi.export("imageRepositoryUrl", image_repository.repository_url)
@@ -89,7 +94,7 @@ def build_aws_platform(cfg: StackConfig) -> AwsPlatform:
     pulumi.export("gpuNodeGroups", {name: group.arn for name, group in node_groups.gpu_groups.items()})
     return AwsPlatform(
         k8s_provider=k8s_provider,
-        nodes_ready=node_groups.ready,
+        nodes_ready=nodes_ready,
         irsa=IrsaTrust(cluster.oidc_provider_arn, cluster.oidc_provider_url),
     )
 

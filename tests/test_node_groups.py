@@ -193,11 +193,17 @@ def test_system_group_gets_no_gpu_template_tags() -> None:
     assert all("nodes-system" not in t.name for t in of_type(ev, "aws:autoscaling/tag:Tag"))
 
 
-def test_coredns_addon_waits_for_the_system_group() -> None:
+def test_node_groups_declare_no_cluster_add_ons() -> None:
+    """CoreDNS is EksAddons' (components/aws/eks_addons.py): NodeGroups creates node groups and what they need."""
     ev = _node_groups()
-    addon = one(ev, "aws:eks/addon:Addon", "nodes-coredns")
-    assert inputs(addon)["addonName"] == "coredns"
-    assert one(ev, "aws:eks/nodeGroup:NodeGroup", "nodes-system").urn in addon.dependencies
+    assert of_type(ev, "aws:eks/addon:Addon") == []
+    assert {r.type for r in ev.resources if r.custom} == {
+        "aws:iam/role:Role",
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "aws:ec2/launchTemplate:LaunchTemplate",
+        "aws:eks/nodeGroup:NodeGroup",
+        "aws:autoscaling/tag:Tag",
+    }
 
 
 # --- config rules of the node groups ---

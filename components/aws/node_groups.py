@@ -128,7 +128,7 @@ class NodeGroups(pulumi.ComponentResource):
     node_role_arn: pulumi.Output[str]
     system_group: aws.eks.NodeGroup
     gpu_groups: dict[str, aws.eks.NodeGroup]
-    # Everything the add-ons need running before they can be scheduled.
+    # The system group: the cluster add-ons' pods are scheduled there.
     ready: list[pulumi.Resource]
 
     def __init__(self, name: str, args: NodeGroupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -151,18 +151,7 @@ class NodeGroups(pulumi.ComponentResource):
 
         self.system_group = self._group(name, args, args.system, role, attachments)
         self.gpu_groups = {spec.name: self._group(name, args, spec, role, attachments) for spec in args.gpu_groups}
-        # CoreDNS as an EKS-managed add-on (upgradable through the EKS API) once nodes exist to run it; the
-        # self-managed copy EKS installs at creation is adopted (OVERWRITE).
-        coredns = aws.eks.Addon(
-            f"{name}-coredns",
-            cluster_name=args.cluster_name,
-            addon_name="coredns",
-            resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="OVERWRITE",
-            tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.system_group]),
-        )
-        self.ready = [self.system_group, coredns]
+        self.ready = [self.system_group]
         self.register_outputs(
             {"nodeRoleArn": self.node_role_arn, "gpuNodeGroups": {k: g.node_group_name for k, g in self.gpu_groups.items()}}
         )

@@ -9,7 +9,8 @@ only scale this cluster's groups.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -217,7 +218,7 @@ class GpuAddonsArgs:
     k8s_provider: kubernetes.Provider
     system_node_selector: dict[str, str]
     # Nodes the add-ons run on: the autoscaler waits for the system group before installing.
-    depends_on: list[pulumi.Resource] = field(default_factory=list)
+    depends_on: Sequence[pulumi.Resource] = ()
 
 
 class GpuAddons(pulumi.ComponentResource):
