@@ -105,3 +105,14 @@ def test_relative_links_and_anchors_resolve(doc: Path) -> None:
         if not target.exists() or (anchor and target.suffix == ".md" and anchor not in _anchors(target)):
             broken.append(link)
     assert broken == []
+
+
+CODE_PATH = re.compile(r"(?<![\w/.-])((?:infra|components|catalogs|tests|docs|models)/[\w./*-]*[\w*])")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_code_paths_named_in_the_docs_exist(doc: Path) -> None:
+    """A module that moved must not leave the docs pointing at its old place."""
+    text = re.sub(r"```.*?```", "", doc.read_text(), flags=re.S)
+    missing = sorted({p for p in CODE_PATH.findall(text) if not any(PROJECT_DIR.glob(p))})
+    assert missing == []
