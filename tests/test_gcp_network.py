@@ -1,7 +1,7 @@
 from ipaddress import IPv4Network
 
 from components.gcp.network import HEALTH_CHECK_RANGES, IAP_TCP_FORWARDING_RANGE, GcpNetwork, GcpNetworkArgs, ingress_rules
-from infra.plan.engine import Evaluation
+from infra.plan.engine import ProgramEvaluation
 from tests.harness import inputs, one, run
 
 
@@ -15,7 +15,7 @@ def test_ingress_is_iap_ssh_and_health_checks_only() -> None:
         assert all(IPv4Network(cidr).prefixlen >= 16 for cidr in rule.source_ranges)
 
 
-def _network() -> Evaluation:
+def _network() -> ProgramEvaluation:
     args = GcpNetworkArgs(
         project="proj-staging", region="us-central1", name_prefix="ai-serving-stg", subnet_cidr=IPv4Network("10.40.0.0/24")
     )

@@ -6,7 +6,7 @@ import pytest
 
 from components.gcp.serving_path import build_gcp_serving_path, deploy_ref
 from infra.config import StackConfig, load_stack_config
-from infra.plan.engine import Evaluation
+from infra.plan.engine import ProgramEvaluation
 from tests.harness import inputs, of_type, one, run, stack_config
 
 REGION = {"staging": "us-west-2", "production": "us-east-1"}
@@ -19,7 +19,7 @@ def _config(stack: str, **gcp_patch: Any) -> StackConfig:
     return load_stack_config(raw, REGION[stack])
 
 
-def _evaluate(cfg: StackConfig) -> Evaluation:
+def _evaluate(cfg: StackConfig) -> ProgramEvaluation:
     assert cfg.gcp is not None
     gcp = cfg.gcp
 
@@ -40,16 +40,16 @@ def _evaluate(cfg: StackConfig) -> Evaluation:
 
 
 @pytest.fixture(scope="module")
-def staging() -> Evaluation:
+def staging() -> ProgramEvaluation:
     return _evaluate(_config("staging"))
 
 
 @pytest.fixture(scope="module")
-def production() -> Evaluation:
+def production() -> ProgramEvaluation:
     return _evaluate(_config("production"))
 
 
-def test_staging_runs_one_spot_vm_with_a_model_cache_disk(staging: Evaluation) -> None:
+def test_staging_runs_one_spot_vm_with_a_model_cache_disk(staging: ProgramEvaluation) -> None:
     vm = inputs(one(staging, "gcp:compute/instance:Instance"))
     assert (vm["name"], vm["zone"], vm["machineType"]) == ("ai-serving-stg-0", "us-central1-a", "g2-standard-8")
     assert vm["scheduling"]["provisioningModel"] == "SPOT"
@@ -57,7 +57,7 @@ def test_staging_runs_one_spot_vm_with_a_model_cache_disk(staging: Evaluation) -
     assert not of_type(staging, "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager")
 
 
-def test_production_runs_an_on_demand_group_of_two_over_two_zones(production: Evaluation) -> None:
+def test_production_runs_an_on_demand_group_of_two_over_two_zones(production: ProgramEvaluation) -> None:
     group = inputs(one(production, "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"))
     assert group["targetSize"] == 2 and group["distributionPolicyZones"] == ["us-central1-a", "us-central1-c"]
     template = inputs(one(production, "gcp:compute/instanceTemplate:InstanceTemplate"))
@@ -65,12 +65,12 @@ def test_production_runs_an_on_demand_group_of_two_over_two_zones(production: Ev
     assert not of_type(production, "gcp:compute/instance:Instance")
 
 
-def test_production_protects_the_identity_pool_and_staging_does_not(staging: Evaluation, production: Evaluation) -> None:
+def test_production_protects_the_identity_pool_and_staging_does_not(staging: ProgramEvaluation, production: ProgramEvaluation) -> None:
     assert one(production, "gcp:iam/workloadIdentityPool:WorkloadIdentityPool").protect
     assert not one(staging, "gcp:iam/workloadIdentityPool:WorkloadIdentityPool").protect
 
 
-def test_production_deploys_need_the_environment_and_main(production: Evaluation) -> None:
+def test_production_deploys_need_the_environment_and_main(production: ProgramEvaluation) -> None:
     provider = inputs(one(production, "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"))
     repo = "repo:example-org/ai-serving"
     # Previews and the drift check, then app deploys and pulumi up: both in the environment production, on main.
@@ -85,7 +85,7 @@ def test_production_deploys_need_the_environment_and_main(production: Evaluation
 
 @pytest.mark.parametrize("stack", ["staging", "production"])
 def test_pulumi_up_from_ci_may_grant_every_project_role_the_stack_grants(stack: str, request: pytest.FixtureRequest) -> None:
-    ev: Evaluation = request.getfixturevalue(stack)
+    ev: ProgramEvaluation = request.getfixturevalue(stack)
     grants = [inputs(r) for r in of_type(ev, "gcp:projects/iAMMember:IAMMember")]
     (limit,) = [g["condition"]["expression"] for g in grants if g["role"] == "roles/resourcemanager.projectIamAdmin"]
     granted_by_the_stack = {g["role"] for g in grants if "-pulumi-" not in g["member"]}
@@ -94,7 +94,7 @@ def test_pulumi_up_from_ci_may_grant_every_project_role_the_stack_grants(stack: 
         assert f"'{role}'" in limit, f"pulumi up from CI could not grant {role}"
 
 
-def test_outputs_name_the_provider_and_the_deploy_account(staging: Evaluation) -> None:
+def test_outputs_name_the_provider_and_the_deploy_account(staging: ProgramEvaluation) -> None:
     assert staging.outputs == {
         "provider": "projects/123456789012/locations/global/workloadIdentityPools/ai-serving-stg-github/providers/github-actions",
         "deployer": "ai-serving-stg-deploy@example-project.iam.gserviceaccount.com",

@@ -21,7 +21,7 @@ from components.aws.iam_policies import (
     stack_name_prefix,
 )
 from infra.config import ConfigError, load_stack_config
-from infra.plan.engine import Evaluation
+from infra.plan.engine import ProgramEvaluation
 from tests.harness import inputs, of_type, one, run, stack_config
 
 ACCOUNT = "123456789012"
@@ -260,7 +260,7 @@ def test_preview_extra_is_read_only_state_access() -> None:
 
 def _identity(
     existing_provider: str | None, repository: GithubRepository = REPO, stack: str = "staging", protect: bool = False
-) -> Evaluation:
+) -> ProgramEvaluation:
     def program() -> None:
         prefix = stack_name_prefix("ai-serving", pulumi.get_stack())
         ci = GithubCiIdentity(
@@ -285,7 +285,7 @@ def _identity(
     return run(program, stack=stack)
 
 
-def _trust(ev: Evaluation, name: str) -> dict[str, Any]:
+def _trust(ev: ProgramEvaluation, name: str) -> dict[str, Any]:
     document: dict[str, Any] = json.loads(inputs(one(ev, ROLE, name))["assumeRolePolicy"])
     return document
 

@@ -23,7 +23,7 @@ from components.k8s.gpu_addons import (
     device_plugin_network_policy,
 )
 from infra.config.aws import GpuNodeGroupConfig
-from infra.plan.engine import Evaluation
+from infra.plan.engine import ProgramEvaluation
 from tests.harness import inputs, one, run
 
 ISSUER = "oidc.eks.us-west-2.amazonaws.com/id/ABC123"
@@ -167,7 +167,7 @@ def test_chart_versions_grow_with_kubernetes_versions() -> None:
 # --- the component under mocks ---
 
 
-def _addons() -> Evaluation:
+def _addons() -> ProgramEvaluation:
     def program() -> None:
         provider = kubernetes.Provider("k8s", kubeconfig="{}")
         GpuAddons(
