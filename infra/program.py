@@ -39,6 +39,7 @@ from infra.args.serving import serving_addons_args, vllm_service_args
 from infra.config import StackConfig, load_stack_config, read_pulumi_config
 from infra.config.gcp import APP_ENV_SECRET_KEY
 from infra.config.serving import DISCORD_WEBHOOK_CONFIG_KEY, HF_TOKEN_CONFIG_KEY
+from infra.pulumi_sdk import stack_config_values
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class AwsPlatform:
 
 
 def main() -> None:
-    raw, region, encrypted_keys = read_pulumi_config()
+    raw, region, encrypted_keys = read_pulumi_config(*stack_config_values())
     cfg = load_stack_config(raw, region, encrypted_keys, pulumi.get_stack())
     build(cfg)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from infra.plan.engine import Evaluation, RecordedResource, evaluate
+from infra.plan.engine import ProgramEvaluation, RecordedResource, evaluate
 from infra.plan.redact import normalize_numbers
 from infra.plan.standins import Context
 
@@ -26,7 +26,7 @@ def run(
     region: str = "us-west-2",
     config: dict[str, Any] | None = None,
     secret_keys: list[str] | None = None,
-) -> Evaluation:
+) -> ProgramEvaluation:
     return evaluate(
         program,
         project="ai-serving",
@@ -43,11 +43,11 @@ def stack_config(stack: str) -> dict[str, Any]:
     return {k.split(":", 1)[1]: v for k, v in document.items() if k.startswith("ai-serving:")}
 
 
-def of_type(evaluation: Evaluation, typ: str) -> list[RecordedResource]:
+def of_type(evaluation: ProgramEvaluation, typ: str) -> list[RecordedResource]:
     return [r for r in evaluation.resources if r.type == typ]
 
 
-def one(evaluation: Evaluation, typ: str, name: str | None = None) -> RecordedResource:
+def one(evaluation: ProgramEvaluation, typ: str, name: str | None = None) -> RecordedResource:
     matches = [r for r in of_type(evaluation, typ) if name is None or r.name == name]
     assert len(matches) == 1, f"expected one {typ} {name or ''}, found {[r.name for r in matches]}"
     return matches[0]

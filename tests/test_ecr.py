@@ -6,7 +6,7 @@ import pytest
 
 from components.aws.ecr import PULL_ACTIONS, PUSH_ACTIONS, ImageRepository, ImageRepositoryArgs, lifecycle_policy, repository_policy
 from infra.config.aws import EcrConfig
-from infra.plan.engine import Evaluation
+from infra.plan.engine import ProgramEvaluation
 from infra.plan.standins import Context, resource_outputs
 from tests.harness import inputs, of_type, one, run, stack_config
 
@@ -101,7 +101,7 @@ def test_no_pull_statement_without_pull_principals() -> None:
 # --- component under mocks -----------------------------------------------------------------------------------
 
 
-def _repository(stack: str) -> tuple[Evaluation, EcrConfig]:
+def _repository(stack: str) -> tuple[ProgramEvaluation, EcrConfig]:
     raw = stack_config(stack)
     ecr = EcrConfig.model_validate(raw["ecr"])
     protect = bool(raw["protectStatefulResources"])

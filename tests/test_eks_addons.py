@@ -6,11 +6,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.eks_addons import EksAddons, EksAddonsArgs
-from infra.plan.engine import Evaluation
+from infra.plan.engine import ProgramEvaluation
 from tests.harness import inputs, one, run
 
 
-def _evaluate() -> Evaluation:
+def _evaluate() -> ProgramEvaluation:
     def program() -> None:
         system = aws.eks.NodeGroup(
             "system",

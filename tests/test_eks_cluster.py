@@ -24,7 +24,8 @@ from components.aws.eks_cluster import (
     without_creator_admin,
 )
 from infra.config import ConfigError, load_stack_config
-from infra.plan.engine import Evaluation
+from infra.plan.engine import ProgramEvaluation
+from infra.pulumi_sdk import is_secret, unwrap_secret
 from tests.harness import inputs, one, run, stack_config
 
 ADMIN = "arn:aws:iam::111122223333:role/platform-admin"
@@ -48,14 +49,14 @@ def _args(*, protect: bool = False, public: bool = True, extra: list[ClusterAcce
     )
 
 
-def _cluster(*, protect: bool = False, public: bool = True, extra: list[ClusterAccess] | None = None) -> Evaluation:
+def _cluster(*, protect: bool = False, public: bool = True, extra: list[ClusterAccess] | None = None) -> ProgramEvaluation:
     def program() -> None:
         EksCluster("eks", _args(protect=protect, public=public, extra=extra))
 
     return run(program)
 
 
-def _eks_inputs(ev: Evaluation) -> dict[str, Any]:
+def _eks_inputs(ev: ProgramEvaluation) -> dict[str, Any]:
     return inputs(one(ev, "eks:index:Cluster"))
 
 
@@ -236,8 +237,8 @@ def test_kubernetes_provider_uses_the_cluster_kubeconfig_as_a_secret_with_server
     provider = one(ev, "pulumi:providers:kubernetes", "eks-k8s")
     assert inputs(provider)["enableServerSideApply"] in (True, "true")
     kubeconfig = provider.inputs["kubeconfig"]
-    assert pulumi.runtime.rpc.is_rpc_secret(kubeconfig)
-    assert "get-token" in pulumi.runtime.rpc.unwrap_rpc_secret(kubeconfig)
+    assert is_secret(kubeconfig)
+    assert "get-token" in unwrap_secret(kubeconfig)
     assert one(ev, "eks:index:Cluster").urn in provider.dependencies
 
 

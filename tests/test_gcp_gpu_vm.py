@@ -3,14 +3,14 @@ from typing import Any
 
 import pulumi
 import pytest
-from pulumi.runtime import rpc
 
 from catalogs.gcp_machines import GpuShape
 from components.gcp.deploy_access import DeployAccess, group_instances_condition
 from components.gcp.gpu_vm import GpuVm
 from components.gcp.gpu_vm_args import AppSpec, DiskSpec, GpuVmArgs, ManagedGroupSpec
 from components.gcp.vm_settings import instance_placements, scheduling
-from infra.plan.engine import Evaluation, RecordedResource
+from infra.plan.engine import ProgramEvaluation, RecordedResource
+from infra.pulumi_sdk import is_secret
 from tests.harness import inputs, of_type, one, run
 
 PROJECT = "example-ai-serving-staging"
@@ -47,7 +47,7 @@ ARGS = GpuVmArgs(
 GROUP_SPEC = ManagedGroupSpec(initial_delay_sec=1500, max_surge=2, max_unavailable=0)
 
 
-def _run(**changes: Any) -> Evaluation:
+def _run(**changes: Any) -> ProgramEvaluation:
     args = dataclasses.replace(ARGS, **changes)
 
     def program() -> None:
@@ -56,34 +56,34 @@ def _run(**changes: Any) -> Evaluation:
     return run(program)
 
 
-def _vm_configs(ev: Evaluation) -> list[dict[str, Any]]:
+def _vm_configs(ev: ProgramEvaluation) -> list[dict[str, Any]]:
     """The instance inputs, or the instance template's when the VMs come from a managed group."""
     return [inputs(r) for r in of_type(ev, INSTANCE) + of_type(ev, TEMPLATE)]
 
 
 @pytest.fixture(scope="module", params=["individual", "group"])
-def fleet(request: pytest.FixtureRequest) -> Evaluation:
+def fleet(request: pytest.FixtureRequest) -> ProgramEvaluation:
     return _run() if request.param == "individual" else _run(managed_group=GROUP_SPEC)
 
 
-def test_gpu_vms_terminate_on_host_maintenance(fleet: Evaluation) -> None:
+def test_gpu_vms_terminate_on_host_maintenance(fleet: ProgramEvaluation) -> None:
     for vm in _vm_configs(fleet):
         assert vm["scheduling"]["onHostMaintenance"] == "TERMINATE"
 
 
-def test_shielded_vm_is_fully_on(fleet: Evaluation) -> None:
+def test_shielded_vm_is_fully_on(fleet: ProgramEvaluation) -> None:
     for vm in _vm_configs(fleet):
         assert vm["shieldedInstanceConfig"] == {"enableSecureBoot": True, "enableVtpm": True, "enableIntegrityMonitoring": True}
 
 
-def test_no_public_ip_and_no_ip_forwarding(fleet: Evaluation) -> None:
+def test_no_public_ip_and_no_ip_forwarding(fleet: ProgramEvaluation) -> None:
     for vm in _vm_configs(fleet):
         assert vm["canIpForward"] is False
         for nic in vm["networkInterfaces"]:
             assert "accessConfigs" not in nic and "ipv6AccessConfigs" not in nic
 
 
-def test_os_login_on_project_keys_blocked_serial_port_off(fleet: Evaluation) -> None:
+def test_os_login_on_project_keys_blocked_serial_port_off(fleet: ProgramEvaluation) -> None:
     for vm in _vm_configs(fleet):
         metadata = vm["metadata"]
         assert metadata["enable-oslogin"] == "TRUE"
@@ -92,7 +92,7 @@ def test_os_login_on_project_keys_blocked_serial_port_off(fleet: Evaluation) -> 
         assert "ssh-keys" not in metadata
 
 
-def test_runs_as_its_own_service_account_never_the_default(fleet: Evaluation) -> None:
+def test_runs_as_its_own_service_account_never_the_default(fleet: ProgramEvaluation) -> None:
     account = inputs(one(fleet, "gcp:serviceaccount/account:Account"))
     assert account["accountId"] == "ai-serving-stg-vm"
     for vm in _vm_configs(fleet):
@@ -102,7 +102,7 @@ def test_runs_as_its_own_service_account_never_the_default(fleet: Evaluation) ->
         assert vm["serviceAccount"]["scopes"] == ["https://www.googleapis.com/auth/cloud-platform"]
 
 
-def test_service_account_holds_only_the_roles_the_server_needs(fleet: Evaluation) -> None:
+def test_service_account_holds_only_the_roles_the_server_needs(fleet: ProgramEvaluation) -> None:
     project_roles = sorted(inputs(r)["role"] for r in of_type(fleet, PROJECT_MEMBER) if inputs(r)["member"] == SA_MEMBER)
     assert project_roles == ["roles/logging.logWriter", "roles/monitoring.metricWriter"]
     registry = inputs(one(fleet, "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember"))
@@ -116,9 +116,9 @@ def test_service_account_holds_only_the_roles_the_server_needs(fleet: Evaluation
     )
 
 
-def test_app_env_is_a_secret_and_never_in_the_startup_script(fleet: Evaluation) -> None:
+def test_app_env_is_a_secret_and_never_in_the_startup_script(fleet: ProgramEvaluation) -> None:
     version = one(fleet, "gcp:secretmanager/secretVersion:SecretVersion")
-    assert rpc.is_rpc_secret(version.inputs["secretData"])
+    assert is_secret(version.inputs["secretData"])
     assert "[secret]" in str(version.contract()["inputs"]["secretData"])
     for vm in _vm_configs(fleet):
         assert "hf_do_not_leak_me" not in vm["metadata"]["startup-script"]
@@ -130,24 +130,24 @@ def test_app_env_stays_secret_even_when_passed_as_plain_text() -> None:
         GpuVm("gpu", ARGS)
 
     ev = run(program)
-    assert rpc.is_rpc_secret(one(ev, "gcp:secretmanager/secretVersion:SecretVersion").inputs["secretData"])
+    assert is_secret(one(ev, "gcp:secretmanager/secretVersion:SecretVersion").inputs["secretData"])
 
 
-def test_vms_wait_for_their_grants(fleet: Evaluation) -> None:
+def test_vms_wait_for_their_grants(fleet: ProgramEvaluation) -> None:
     needed = {r.urn for r in of_type(fleet, "gcp:secretmanager/secretIamMember:SecretIamMember")}
     needed |= {r.urn for r in of_type(fleet, "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")}
     for vm in of_type(fleet, INSTANCE) + of_type(fleet, TEMPLATE):
         assert needed <= set(vm.dependencies)
 
 
-def test_labels_for_cost_tracking(fleet: Evaluation) -> None:
+def test_labels_for_cost_tracking(fleet: ProgramEvaluation) -> None:
     for vm in _vm_configs(fleet):
         labels = vm["labels"]
         assert labels["app"] == "ai-serving"  # fixed keys win over configured ones
         assert (labels["tier"], labels["gpu"], labels["gpu-count"], labels["team"]) == ("staging", "nvidia-l4", "1", "ml-platform")
 
 
-def test_firewall_targets_the_vm_service_account_and_never_the_world(fleet: Evaluation) -> None:
+def test_firewall_targets_the_vm_service_account_and_never_the_world(fleet: ProgramEvaluation) -> None:
     rules = [inputs(r) for r in of_type(fleet, "gcp:compute/firewall:Firewall")]
     assert len(rules) == 2
     for rule in rules:
@@ -237,7 +237,7 @@ def test_managed_group_autoheals_and_rolls_within_the_configured_budget() -> Non
     assert disks[0]["boot"] is True and disks[1]["diskSizeGb"] == 300
 
 
-def _deployer_grants(ev: Evaluation) -> list[RecordedResource]:
+def _deployer_grants(ev: ProgramEvaluation) -> list[RecordedResource]:
     return [r for r in ev.resources if r.custom and inputs(r).get("member") == DEPLOYER]
 
 

@@ -2,7 +2,7 @@ from ipaddress import IPv4Network
 
 from components.gcp.firewall import HEALTH_CHECK_RANGES, IAP_TCP_FORWARDING_RANGE, ingress_rules
 from components.gcp.network import GcpNetwork, GcpNetworkArgs
-from infra.plan.engine import Evaluation
+from infra.plan.engine import ProgramEvaluation
 from tests.harness import inputs, one, run
 
 
@@ -16,7 +16,7 @@ def test_ingress_is_iap_ssh_and_health_checks_only() -> None:
         assert all(IPv4Network(cidr).prefixlen >= 16 for cidr in rule.source_ranges)
 
 
-def _network() -> Evaluation:
+def _network() -> ProgramEvaluation:
     args = GcpNetworkArgs(
         project="proj-staging", region="us-central1", name_prefix="ai-serving-stg", subnet_cidr=IPv4Network("10.40.0.0/24")
     )

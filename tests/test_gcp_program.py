@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from infra.config import StackConfig, load_stack_config
-from infra.plan.engine import Evaluation
+from infra.plan.engine import ProgramEvaluation
 from infra.program import build_gcp
 from tests.harness import inputs, of_type, one, run, stack_config
 
@@ -21,7 +21,7 @@ def _config(stack: str, **gcp_patch: Any) -> StackConfig:
     return load_stack_config(raw, REGION[stack])
 
 
-def _evaluate(cfg: StackConfig) -> Evaluation:
+def _evaluate(cfg: StackConfig) -> ProgramEvaluation:
     return run(
         lambda: build_gcp(cfg),
         stack=cfg.tier,
@@ -31,16 +31,16 @@ def _evaluate(cfg: StackConfig) -> Evaluation:
 
 
 @pytest.fixture(scope="module")
-def staging() -> Evaluation:
+def staging() -> ProgramEvaluation:
     return _evaluate(_config("staging"))
 
 
 @pytest.fixture(scope="module")
-def production() -> Evaluation:
+def production() -> ProgramEvaluation:
     return _evaluate(_config("production"))
 
 
-def test_staging_runs_one_spot_vm_with_a_model_cache_disk(staging: Evaluation) -> None:
+def test_staging_runs_one_spot_vm_with_a_model_cache_disk(staging: ProgramEvaluation) -> None:
     vm = inputs(one(staging, "gcp:compute/instance:Instance"))
     assert (vm["name"], vm["zone"], vm["machineType"]) == ("ai-serving-stg-0", "us-central1-a", "g2-standard-8")
     assert vm["scheduling"]["provisioningModel"] == "SPOT"
@@ -48,7 +48,7 @@ def test_staging_runs_one_spot_vm_with_a_model_cache_disk(staging: Evaluation) -
     assert not of_type(staging, "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager")
 
 
-def test_production_runs_an_on_demand_group_of_two_over_two_zones(production: Evaluation) -> None:
+def test_production_runs_an_on_demand_group_of_two_over_two_zones(production: ProgramEvaluation) -> None:
     group = inputs(one(production, "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"))
     assert group["targetSize"] == 2 and group["distributionPolicyZones"] == ["us-central1-a", "us-central1-c"]
     template = inputs(one(production, "gcp:compute/instanceTemplate:InstanceTemplate"))
@@ -56,12 +56,12 @@ def test_production_runs_an_on_demand_group_of_two_over_two_zones(production: Ev
     assert not of_type(production, "gcp:compute/instance:Instance")
 
 
-def test_production_protects_the_identity_pool_and_staging_does_not(staging: Evaluation, production: Evaluation) -> None:
+def test_production_protects_the_identity_pool_and_staging_does_not(staging: ProgramEvaluation, production: ProgramEvaluation) -> None:
     assert one(production, "gcp:iam/workloadIdentityPool:WorkloadIdentityPool").protect
     assert not one(staging, "gcp:iam/workloadIdentityPool:WorkloadIdentityPool").protect
 
 
-def test_production_deploys_need_the_environment_and_main(production: Evaluation) -> None:
+def test_production_deploys_need_the_environment_and_main(production: ProgramEvaluation) -> None:
     provider = inputs(one(production, "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"))
     repo = "repo:example-org/ai-serving"
     # Previews and the drift check, then app deploys and pulumi up: both in the environment production, on main.
@@ -76,7 +76,7 @@ def test_production_deploys_need_the_environment_and_main(production: Evaluation
 
 @pytest.mark.parametrize("stack", ["staging", "production"])
 def test_pulumi_up_from_ci_may_grant_every_project_role_the_stack_grants(stack: str, request: pytest.FixtureRequest) -> None:
-    ev: Evaluation = request.getfixturevalue(stack)
+    ev: ProgramEvaluation = request.getfixturevalue(stack)
     grants = [inputs(r) for r in of_type(ev, "gcp:projects/iAMMember:IAMMember")]
     (limit,) = [g["condition"]["expression"] for g in grants if g["role"] == "roles/resourcemanager.projectIamAdmin"]
     granted_by_the_stack = {g["role"] for g in grants if "-pulumi-" not in g["member"]}
@@ -85,7 +85,7 @@ def test_pulumi_up_from_ci_may_grant_every_project_role_the_stack_grants(stack: 
         assert f"'{role}'" in limit, f"pulumi up from CI could not grant {role}"
 
 
-def test_outputs_name_the_provider_the_three_accounts_and_the_vms(staging: Evaluation, production: Evaluation) -> None:
+def test_outputs_name_the_provider_the_three_accounts_and_the_vms(staging: ProgramEvaluation, production: ProgramEvaluation) -> None:
     accounts = "iam.gserviceaccount.com"
     assert staging.outputs == {
         "gcpWorkloadIdentityProvider": (
@@ -111,7 +111,7 @@ def test_github_repository_comes_from_the_github_section() -> None:
     assert f"assertion.repository == '{raw_github['org']}/{raw_github['repo']}'" in provider["attributeCondition"]
 
 
-def test_vms_live_in_the_gcp_network_and_admit_the_app_deploy_account(staging: Evaluation) -> None:
+def test_vms_live_in_the_gcp_network_and_admit_the_app_deploy_account(staging: ProgramEvaluation) -> None:
     links = "https://www.googleapis.com/compute/v1/projects/example-project"
     vm = inputs(one(staging, "gcp:compute/instance:Instance"))
     assert vm["networkInterfaces"] == [{"subnetwork": f"{links}/regions/us-central1/subnetworks/ai-serving-stg-us-central1"}]

@@ -13,7 +13,7 @@ from components.gcp.pulumi_roles import (
     grant_limit_condition,
 )
 from components.gcp.wif import subject_principal
-from infra.plan.engine import Evaluation, RecordedResource
+from infra.plan.engine import ProgramEvaluation, RecordedResource
 from tests.harness import inputs, of_type, one
 from tests.test_gcp_wif import MAIN, POOL_NAME, PR, PROVIDER, SA_BINDING, STAGING_ENV, evaluate_identity, identity_args
 
@@ -25,15 +25,15 @@ READ_ONLY_ROLE = re.compile(r"^roles/([a-zA-Z]+\.)?([a-z][a-zA-Z]*)?(viewer|View
 
 
 @pytest.fixture(scope="module")
-def identity() -> Evaluation:
+def identity() -> ProgramEvaluation:
     return evaluate_identity(identity_args())
 
 
-def _project_grants(ev: Evaluation, member: str) -> list[dict[str, Any]]:
+def _project_grants(ev: ProgramEvaluation, member: str) -> list[dict[str, Any]]:
     return [inputs(r) for r in of_type(ev, PROJECT_MEMBER) if inputs(r)["member"] == member]
 
 
-def _impersonators(ev: Evaluation, account_id: str) -> set[str]:
+def _impersonators(ev: ProgramEvaluation, account_id: str) -> set[str]:
     def of_account(r: RecordedResource) -> bool:
         return bool(inputs(r)["serviceAccountId"].endswith(f"/{account_id}@example-ai-serving-staging.iam.gserviceaccount.com"))
 
@@ -42,14 +42,14 @@ def _impersonators(ev: Evaluation, account_id: str) -> set[str]:
     return {b["member"] for b in bindings}
 
 
-def test_preview_account_is_impersonated_by_pull_requests_and_the_main_branch_only(identity: Evaluation) -> None:
+def test_preview_account_is_impersonated_by_pull_requests_and_the_main_branch_only(identity: ProgramEvaluation) -> None:
     assert _impersonators(identity, "ai-serving-stg-pulumi-preview") == {
         subject_principal(POOL_NAME, PR),
         subject_principal(POOL_NAME, MAIN),
     }
 
 
-def test_deploy_account_is_impersonated_by_the_stack_environment_only(identity: Evaluation) -> None:
+def test_deploy_account_is_impersonated_by_the_stack_environment_only(identity: ProgramEvaluation) -> None:
     assert _impersonators(identity, "ai-serving-stg-pulumi-deploy") == {subject_principal(POOL_NAME, STAGING_ENV)}
     # ... and the provider admits that subject only on the main branch.
     condition = inputs(one(identity, PROVIDER))["attributeCondition"]
@@ -57,13 +57,13 @@ def test_deploy_account_is_impersonated_by_the_stack_environment_only(identity: 
     assert condition.count(STAGING_ENV) == condition.count(f"'{STAGING_ENV}' && assertion.ref == 'refs/heads/main')") == 1
 
 
-def test_the_provider_still_admits_only_the_repository(identity: Evaluation) -> None:
+def test_the_provider_still_admits_only_the_repository(identity: ProgramEvaluation) -> None:
     condition = inputs(one(identity, PROVIDER))["attributeCondition"]
     assert condition.startswith("assertion.repository == 'example-org/ai-serving' && (")
     assert condition.endswith(")") and condition.count(" && (") == 1
 
 
-def test_preview_account_holds_read_only_roles_and_no_secret_payloads(identity: Evaluation) -> None:
+def test_preview_account_holds_read_only_roles_and_no_secret_payloads(identity: ProgramEvaluation) -> None:
     grants = _project_grants(identity, PREVIEW)
     roles = {g["role"] for g in grants}
     assert roles == set(PULUMI_PREVIEW_ROLES)
@@ -73,13 +73,13 @@ def test_preview_account_holds_read_only_roles_and_no_secret_payloads(identity: 
     assert not [g for g in grants if g.get("condition")]
 
 
-def test_neither_account_gets_owner_or_editor(identity: Evaluation) -> None:
+def test_neither_account_gets_owner_or_editor(identity: ProgramEvaluation) -> None:
     for member in (PREVIEW, DEPLOY):
         assert not {g["role"] for g in _project_grants(identity, member)} & FORBIDDEN_ROLES
     assert not FORBIDDEN_ROLES & {*PULUMI_PREVIEW_ROLES, *PULUMI_DEPLOY_ROLES}
 
 
-def test_deploy_account_manages_the_stack_resources_but_not_its_own_trust(identity: Evaluation) -> None:
+def test_deploy_account_manages_the_stack_resources_but_not_its_own_trust(identity: ProgramEvaluation) -> None:
     roles = {g["role"] for g in _project_grants(identity, DEPLOY)}
     assert roles == {*PULUMI_DEPLOY_ROLES, PROJECT_IAM_ADMIN_ROLE}
     for needed in ("roles/compute.instanceAdmin.v1", "roles/compute.networkAdmin", "roles/compute.securityAdmin"):
@@ -90,7 +90,7 @@ def test_deploy_account_manages_the_stack_resources_but_not_its_own_trust(identi
     assert "roles/iam.workloadIdentityPoolViewer" in roles and "roles/iam.workloadIdentityPoolAdmin" not in roles
 
 
-def test_deploy_account_may_grant_only_the_roles_the_stack_grants(identity: Evaluation) -> None:
+def test_deploy_account_may_grant_only_the_roles_the_stack_grants(identity: ProgramEvaluation) -> None:
     (admin,) = [g for g in _project_grants(identity, DEPLOY) if g["role"] == PROJECT_IAM_ADMIN_ROLE]
     assert admin["condition"]["expression"] == (
         "api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly(['roles/logging.logWriter'])"

@@ -15,7 +15,7 @@ from components.gcp.wif import (
     distinct_contexts,
     subject_principal,
 )
-from infra.plan.engine import Evaluation
+from infra.plan.engine import ProgramEvaluation
 from tests.harness import inputs, of_type, one, run
 
 REPO = GithubRepository("example-org", "ai-serving")
@@ -133,7 +133,7 @@ def identity_args(
     )
 
 
-def evaluate_identity(args: GithubWorkloadIdentityArgs) -> Evaluation:
+def evaluate_identity(args: GithubWorkloadIdentityArgs) -> ProgramEvaluation:
     def program() -> None:
         identity = GithubWorkloadIdentity("deploy", args)
         pulumi.export("provider", identity.provider_name)
@@ -145,11 +145,11 @@ def evaluate_identity(args: GithubWorkloadIdentityArgs) -> Evaluation:
 
 
 @pytest.fixture(scope="module")
-def identity() -> Evaluation:
+def identity() -> ProgramEvaluation:
     return evaluate_identity(identity_args())
 
 
-def test_provider_trusts_github_with_condition_and_mapping(identity: Evaluation) -> None:
+def test_provider_trusts_github_with_condition_and_mapping(identity: ProgramEvaluation) -> None:
     provider = inputs(one(identity, PROVIDER))
     assert provider["oidc"]["issuerUri"] == GITHUB_ISSUER == "https://token.actions.githubusercontent.com"
     assert provider["attributeMapping"] == attribute_mapping()
@@ -160,7 +160,7 @@ def test_provider_trusts_github_with_condition_and_mapping(identity: Evaluation)
     assert provider["workloadIdentityPoolId"] == "ai-serving-stg-github"
 
 
-def test_app_deploy_account_is_bound_to_its_deploy_subject_only(identity: Evaluation) -> None:
+def test_app_deploy_account_is_bound_to_its_deploy_subject_only(identity: ProgramEvaluation) -> None:
     binding = inputs(one(identity, SA_BINDING, "deploy-wif-user"))
     assert binding["role"] == "roles/iam.workloadIdentityUser"
     assert binding["member"] == subject_principal(POOL_NAME, MAIN)
@@ -176,13 +176,13 @@ def test_app_deploy_in_an_environment_is_bound_to_the_environment_subject_and_ch
     assert f"(assertion.sub == '{env_subject}' && assertion.ref == 'refs/tags/release')" in inputs(one(ev, PROVIDER))["attributeCondition"]
 
 
-def test_no_binding_names_the_pool_or_the_repository(identity: Evaluation) -> None:
+def test_no_binding_names_the_pool_or_the_repository(identity: ProgramEvaluation) -> None:
     members = [inputs(r)["member"] for r in of_type(identity, SA_BINDING)]
     assert members and all(m.startswith(f"principal://iam.googleapis.com/{POOL_NAME}/subject/repo:") for m in members)
     assert not [m for m in members if "principalSet" in m or "attribute." in m or m.endswith("/*")]
 
 
-def test_outputs_are_the_provider_and_the_three_accounts(identity: Evaluation) -> None:
+def test_outputs_are_the_provider_and_the_three_accounts(identity: ProgramEvaluation) -> None:
     assert identity.outputs == {
         "provider": f"{POOL_NAME}/providers/github-actions",
         "account": "ai-serving-stg-deploy@example-ai-serving-staging.iam.gserviceaccount.com",

@@ -14,7 +14,7 @@ from components.aws.ci_trust import ci_role_names, github_trust_policy
 from components.aws.github_ci_identity import GithubCiIdentity, GithubCiIdentityArgs
 from components.aws.stack_names import stack_name_prefix
 from infra.config import ConfigError, load_stack_config
-from infra.plan.engine import Evaluation
+from infra.plan.engine import ProgramEvaluation
 from tests.ci_examples import ACCOUNT, IMMUTABLE_REPO, PROVIDER, REPO, REPOSITORY_ARN, STATE
 from tests.harness import inputs, of_type, one, run, stack_config
 
@@ -28,7 +28,7 @@ OIDC_PROVIDER = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
 
 def _identity(
     existing_provider: str | None, repository: GithubRepository = REPO, stack: str = "staging", protect: bool = False
-) -> Evaluation:
+) -> ProgramEvaluation:
     def program() -> None:
         prefix = stack_name_prefix("ai-serving", pulumi.get_stack())
         ci = GithubCiIdentity(
@@ -53,7 +53,7 @@ def _identity(
     return run(program, stack=stack)
 
 
-def _trust(ev: Evaluation, name: str) -> dict[str, Any]:
+def _trust(ev: ProgramEvaluation, name: str) -> dict[str, Any]:
     document: dict[str, Any] = json.loads(inputs(one(ev, ROLE, name))["assumeRolePolicy"])
     return document
 

@@ -24,7 +24,7 @@ from components.k8s.gpu_addons import (
 )
 from infra.args.aws import gpu_group_spec
 from infra.config.aws import GpuNodeGroupConfig
-from infra.plan.engine import Evaluation
+from infra.plan.engine import ProgramEvaluation
 from tests.harness import inputs, one, run
 
 ISSUER = "oidc.eks.us-west-2.amazonaws.com/id/ABC123"
@@ -168,7 +168,7 @@ def test_chart_versions_grow_with_kubernetes_versions() -> None:
 # --- the component under mocks ---
 
 
-def _addons() -> Evaluation:
+def _addons() -> ProgramEvaluation:
     def program() -> None:
         provider = kubernetes.Provider("k8s", kubeconfig="{}")
         GpuAddons(

@@ -17,7 +17,7 @@ from components.aws.node_groups import (
 from infra.args.aws import gpu_group_spec, system_group_spec
 from infra.config import ConfigError, load_stack_config
 from infra.config.aws import GpuNodeGroupConfig, SystemNodeGroupConfig
-from infra.plan.engine import Evaluation
+from infra.plan.engine import ProgramEvaluation
 from tests.harness import inputs, of_type, one, run, stack_config
 
 TEMPLATE = "k8s.io/cluster-autoscaler/node-template"
@@ -43,7 +43,7 @@ def _system_cfg() -> SystemNodeGroupConfig:
     )
 
 
-def _node_groups(*gpu: GpuNodeGroupConfig) -> Evaluation:
+def _node_groups(*gpu: GpuNodeGroupConfig) -> ProgramEvaluation:
     def program() -> None:
         NodeGroups(
             "nodes",

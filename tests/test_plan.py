@@ -71,7 +71,9 @@ def test_plan_json_follows_the_contract(plans: dict[str, Path], stack: str) -> N
     assert (doc["project"], doc["stack"]) == ("ai-serving", stack)
     assert doc["resources"] and isinstance(doc["outputs"], dict)
     for resource in doc["resources"]:
-        assert set(resource) == CONTRACT_FIELDS
+        # `aliases` only where the resource declares some: a non-empty list of URNs.
+        assert set(resource) - {"aliases"} == CONTRACT_FIELDS
+        assert resource.get("aliases", ["urn:"]) and all(a.startswith("urn:") for a in resource.get("aliases", []))
         assert resource["urn"].startswith(f"urn:pulumi:{stack}::ai-serving::")
     urns = {r["urn"] for r in doc["resources"]}
     # Every parent and dependency points at a resource of the plan (or the stack itself).

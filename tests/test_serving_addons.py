@@ -26,14 +26,14 @@ from components.k8s.serving_addons import ServingAddons, ServingAddonsArgs
 from components.k8s.vllm_objects import QUEUE_METRIC
 from infra.args.serving import alert_thresholds
 from infra.config.serving import AlertThresholdsConfig
-from infra.plan.engine import Evaluation
+from infra.plan.engine import ProgramEvaluation
 from infra.plan.redact import SECRET_PLACEHOLDER, redact
 from tests.harness import inputs, of_type, one, run
 
 WEBHOOK = "https://discord.com/api/webhooks/planted/secret"
 
 
-def _evaluate(hf_token: str | None = "hf_planted", tier: str = "production") -> Evaluation:
+def _evaluate(hf_token: str | None = "hf_planted", tier: str = "production") -> ProgramEvaluation:
     def program() -> None:
         provider = k8s.Provider("k8s", kubeconfig="{}")
         nodes = k8s.core.v1.ConfigMap(
@@ -57,11 +57,11 @@ def _evaluate(hf_token: str | None = "hf_planted", tier: str = "production") -> 
 
 
 @pytest.fixture(scope="module")
-def evaluation() -> Evaluation:
+def evaluation() -> ProgramEvaluation:
     return _evaluate()
 
 
-def _release(ev: Evaluation, chart: str) -> dict[str, Any]:
+def _release(ev: ProgramEvaluation, chart: str) -> dict[str, Any]:
     return inputs(one(ev, "kubernetes:helm.sh/v3:Release", f"serving-{chart}"))
 
 
@@ -74,19 +74,19 @@ def _release(ev: Evaluation, chart: str) -> dict[str, Any]:
         ("dcgm-exporter", "4.8.1", "monitoring"),
     ],
 )
-def test_charts_are_pinned_and_skip_their_crds(evaluation: Evaluation, chart: str, version: str, namespace: str) -> None:
+def test_charts_are_pinned_and_skip_their_crds(evaluation: ProgramEvaluation, chart: str, version: str, namespace: str) -> None:
     release = _release(evaluation, chart)
     assert (release["chart"], release["version"], release["namespace"], release["name"]) == (chart, version, namespace, chart)
     assert release["skipCrds"] is True and release["createNamespace"] is False
     assert release["repositoryOpts"]["repo"].startswith("https://")
 
 
-def test_charts_do_not_install_crds_through_values(evaluation: Evaluation) -> None:
+def test_charts_do_not_install_crds_through_values(evaluation: ProgramEvaluation) -> None:
     assert _release(evaluation, "argo-rollouts")["values"]["installCRDs"] is False
     assert _release(evaluation, "kube-prometheus-stack")["values"]["crds"] == {"enabled": False}
 
 
-def test_crds_come_from_the_releases_matching_the_charts(evaluation: Evaluation) -> None:
+def test_crds_come_from_the_releases_matching_the_charts(evaluation: ProgramEvaluation) -> None:
     argo = inputs(one(evaluation, "kubernetes:yaml/v2:ConfigGroup", "serving-argo-rollouts-crds"))
     operator = inputs(one(evaluation, "kubernetes:yaml/v2:ConfigGroup", "serving-prometheus-operator-crds"))
     assert argo["files"] == ARGO_ROLLOUTS_CRD_URLS and operator["files"] == PROMETHEUS_OPERATOR_CRD_URLS
@@ -98,13 +98,13 @@ def test_crds_come_from_the_releases_matching_the_charts(evaluation: Evaluation)
 
 
 @pytest.mark.parametrize(("chart", "crd_groups"), [("argo-rollouts", 2), ("kube-prometheus-stack", 2), ("dcgm-exporter", 2)])
-def test_charts_with_custom_resources_wait_for_the_crds(evaluation: Evaluation, chart: str, crd_groups: int) -> None:
+def test_charts_with_custom_resources_wait_for_the_crds(evaluation: ProgramEvaluation, chart: str, crd_groups: int) -> None:
     release = one(evaluation, "kubernetes:helm.sh/v3:Release", f"serving-{chart}")
     crds = {r.urn for r in of_type(evaluation, "kubernetes:yaml/v2:ConfigGroup")}
     assert len(crds & set(release.dependencies)) == crd_groups
 
 
-def test_everything_waits_for_the_nodes_and_uses_the_provider(evaluation: Evaluation) -> None:
+def test_everything_waits_for_the_nodes_and_uses_the_provider(evaluation: ProgramEvaluation) -> None:
     nodes = one(evaluation, "kubernetes:core/v1:ConfigMap", "nodes-ready").urn
     component = one(evaluation, "ai-serving:k8s:ServingAddons", "serving")
     children = [r for r in evaluation.resources if r.parent == component.urn]
@@ -114,7 +114,7 @@ def test_everything_waits_for_the_nodes_and_uses_the_provider(evaluation: Evalua
         assert child.provider is not None and child.provider.endswith("::k8s"), child.name
 
 
-def test_alert_rules_wait_for_the_operator_crds(evaluation: Evaluation) -> None:
+def test_alert_rules_wait_for_the_operator_crds(evaluation: ProgramEvaluation) -> None:
     rule = one(evaluation, "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "serving-vllm-alerts")
     assert one(evaluation, "kubernetes:yaml/v2:ConfigGroup", "serving-prometheus-operator-crds").urn in rule.dependencies
     assert inputs(rule)["metadata"] == {
@@ -124,7 +124,7 @@ def test_alert_rules_wait_for_the_operator_crds(evaluation: Evaluation) -> None:
     }
 
 
-def test_discord_webhook_is_a_mounted_secret_never_a_helm_value(evaluation: Evaluation) -> None:
+def test_discord_webhook_is_a_mounted_secret_never_a_helm_value(evaluation: ProgramEvaluation) -> None:
     secret = one(evaluation, "kubernetes:core/v1:Secret", "serving-alertmanager-discord")
     assert redact(secret.inputs)["stringData"] == {DISCORD_SECRET_KEY: SECRET_PLACEHOLDER}
     assert inputs(secret)["metadata"]["name"] == DISCORD_SECRET_NAME
@@ -154,7 +154,7 @@ def test_hf_token_secret_only_when_a_model_needs_it() -> None:
     assert not [r for r in of_type(without, "kubernetes:core/v1:Secret") if r.name == "serving-huggingface-token"]
 
 
-def test_namespaces_enforce_pod_security(evaluation: Evaluation) -> None:
+def test_namespaces_enforce_pod_security(evaluation: ProgramEvaluation) -> None:
     levels = {
         inputs(r)["metadata"]["name"]: inputs(r)["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
         for r in of_type(evaluation, "kubernetes:core/v1:Namespace")

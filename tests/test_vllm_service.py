@@ -13,7 +13,7 @@ from components.k8s.vllm_model import S3Weights, VllmModel
 from components.k8s.vllm_service import IrsaTrust, VllmService, VllmServiceArgs, s3_read_policy
 from infra.args.serving import vllm_model
 from infra.config.serving import ModelConfig
-from infra.plan.engine import Evaluation, RecordedResource
+from infra.plan.engine import ProgramEvaluation, RecordedResource
 from tests.harness import inputs, of_type, one, run, stack_config
 
 OIDC_URL = "https://oidc.eks.us-east-1.amazonaws.com/id/ABC123"
@@ -24,7 +24,7 @@ def _spec(**changes: Any) -> VllmModel:
     return vllm_model(ModelConfig.model_validate({**stack_config("production")["models"][0], **changes}))
 
 
-def _evaluate(spec: VllmModel, irsa: bool = False) -> Evaluation:
+def _evaluate(spec: VllmModel, irsa: bool = False) -> ProgramEvaluation:
     def program() -> None:
         provider = k8s.Provider("k8s", kubeconfig="{}")
         rollout_crds = k8s.yaml.v2.ConfigGroup(
@@ -55,11 +55,11 @@ def _evaluate(spec: VllmModel, irsa: bool = False) -> Evaluation:
 
 
 @pytest.fixture(scope="module")
-def evaluation() -> Evaluation:
+def evaluation() -> ProgramEvaluation:
     return _evaluate(_spec())
 
 
-def _urn(ev: Evaluation, typ: str, name: str) -> str:
+def _urn(ev: ProgramEvaluation, typ: str, name: str) -> str:
     return one(ev, typ, name).urn
 
 
@@ -80,7 +80,7 @@ KUBERNETES_OBJECTS = [
 
 @pytest.mark.parametrize(("typ", "logical", "k8s_name"), KUBERNETES_OBJECTS)
 def test_every_object_is_named_namespaced_and_uses_the_given_provider(
-    evaluation: Evaluation, typ: str, logical: str, k8s_name: str
+    evaluation: ProgramEvaluation, typ: str, logical: str, k8s_name: str
 ) -> None:
     resource = one(evaluation, typ, logical)
     assert inputs(resource)["metadata"]["name"] == k8s_name
@@ -90,14 +90,14 @@ def test_every_object_is_named_namespaced_and_uses_the_given_provider(
     assert _urn(evaluation, "kubernetes:core/v1:Namespace", "ns") in resource.dependencies
 
 
-def test_component_registers_its_children_and_nothing_else(evaluation: Evaluation) -> None:
+def test_component_registers_its_children_and_nothing_else(evaluation: ProgramEvaluation) -> None:
     component = one(evaluation, "ai-serving:k8s:VllmService", "qwen-7b")
     children = [r for r in evaluation.resources if r.parent == component.urn]
     assert sorted((r.type, r.name) for r in children) == sorted((t, n) for t, n, _ in KUBERNETES_OBJECTS)
     assert not of_type(evaluation, "aws:iam/role:Role")
 
 
-def test_custom_resources_wait_for_their_crds(evaluation: Evaluation) -> None:
+def test_custom_resources_wait_for_their_crds(evaluation: ProgramEvaluation) -> None:
     rollout_crds = _urn(evaluation, "kubernetes:yaml/v2:ConfigGroup", "rollout-crds")
     monitoring_crds = _urn(evaluation, "kubernetes:yaml/v2:ConfigGroup", "monitoring-crds")
     for typ, name, _ in KUBERNETES_OBJECTS:
@@ -116,7 +116,7 @@ def test_custom_resources_wait_for_their_crds(evaluation: Evaluation) -> None:
         assert _urn(evaluation, typ, name) in rollout.dependencies
 
 
-def test_rollout_replicas_are_not_owned_by_pulumi(evaluation: Evaluation) -> None:
+def test_rollout_replicas_are_not_owned_by_pulumi(evaluation: ProgramEvaluation) -> None:
     rollout = one(evaluation, "kubernetes:argoproj.io/v1alpha1:Rollout", "qwen-7b-rollout")
     assert "replicas" not in inputs(rollout)["spec"]
     hpa = inputs(one(evaluation, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "qwen-7b-hpa"))
@@ -124,7 +124,7 @@ def test_rollout_replicas_are_not_owned_by_pulumi(evaluation: Evaluation) -> Non
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 6)
 
 
-def test_rollout_gates_the_canary_with_the_analysis_template(evaluation: Evaluation) -> None:
+def test_rollout_gates_the_canary_with_the_analysis_template(evaluation: ProgramEvaluation) -> None:
     rollout = inputs(one(evaluation, "kubernetes:argoproj.io/v1alpha1:Rollout", "qwen-7b-rollout"))
     template = inputs(one(evaluation, "kubernetes:argoproj.io/v1alpha1:AnalysisTemplate", "qwen-7b-canary-gate"))
     steps = rollout["spec"]["strategy"]["canary"]["steps"]
@@ -133,7 +133,7 @@ def test_rollout_gates_the_canary_with_the_analysis_template(evaluation: Evaluat
     assert [m["name"] for m in template["spec"]["metrics"]] == ["error-ratio", "ttft-p95-seconds"]
 
 
-def test_pod_uses_the_token_secret_and_no_service_account_token(evaluation: Evaluation) -> None:
+def test_pod_uses_the_token_secret_and_no_service_account_token(evaluation: ProgramEvaluation) -> None:
     pod = inputs(one(evaluation, "kubernetes:argoproj.io/v1alpha1:Rollout", "qwen-7b-rollout"))["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is False
     assert [v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v] == ["huggingface-token"]
@@ -163,14 +163,14 @@ def test_s3_weights_without_the_oidc_provider_are_refused() -> None:
         _evaluate(_spec(source="s3://weights-bucket/qwen/7b-instruct/"), irsa=False)
 
 
-def test_client_service_selects_stable_and_canary_pods(evaluation: Evaluation) -> None:
+def test_client_service_selects_stable_and_canary_pods(evaluation: ProgramEvaluation) -> None:
     # Without a traffic router the canary weight is the pod ratio behind this Service, so it must not pin a hash.
     service = inputs(one(evaluation, "kubernetes:core/v1:Service", "qwen-7b-svc-all"))
     assert service["metadata"]["name"] == "qwen-7b"
     assert service["spec"]["selector"] == {"app.kubernetes.io/name": "qwen-7b", "app.kubernetes.io/component": "vllm-server"}
 
 
-def test_services_are_applied_without_waiting_for_endpoints(evaluation: Evaluation) -> None:
+def test_services_are_applied_without_waiting_for_endpoints(evaluation: ProgramEvaluation) -> None:
     rollout = one(evaluation, "kubernetes:argoproj.io/v1alpha1:Rollout", "qwen-7b-rollout")
     for role in ("all", "stable", "canary"):
         service = one(evaluation, "kubernetes:core/v1:Service", f"qwen-7b-svc-{role}")
@@ -179,11 +179,11 @@ def test_services_are_applied_without_waiting_for_endpoints(evaluation: Evaluati
         assert inputs(service)["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
 
 
-def _dependency_names(ev: Evaluation, resource: RecordedResource) -> set[str]:
+def _dependency_names(ev: ProgramEvaluation, resource: RecordedResource) -> set[str]:
     by_urn = {r.urn: r.name for r in ev.resources}
     return {by_urn[d] for d in resource.dependencies if d in by_urn}
 
 
-def test_hpa_waits_for_the_rollout(evaluation: Evaluation) -> None:
+def test_hpa_waits_for_the_rollout(evaluation: ProgramEvaluation) -> None:
     hpa = one(evaluation, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "qwen-7b-hpa")
     assert "qwen-7b-rollout" in _dependency_names(evaluation, hpa)

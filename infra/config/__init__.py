@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 
@@ -157,22 +157,19 @@ def _values_hidden(problems: list[ConfigProblem], encrypted_keys: frozenset[str]
     return [replace(p, value="<secret, not shown>") if top_key(p.path) in encrypted_keys else p for p in problems]
 
 
-def read_pulumi_config() -> tuple[dict[str, Any], str | None, frozenset[str]]:
-    """Collect the `ai-serving:*` keys, aws:region and which keys are secrets from the running program's config."""
-    from pulumi.runtime import config as runtime_config
-
-    merged: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+def read_pulumi_config(values: Mapping[str, Any], secret_keys: frozenset[str]) -> tuple[dict[str, Any], str | None, frozenset[str]]:
+    """The `ai-serving:*` keys (without the namespace, JSON-decoded), aws:region and which of the keys are secrets,
+    from the running program's config (`infra.pulumi_sdk.stack_config_values()`: keys as `namespace:key`)."""
     raw: dict[str, Any] = {}
     encrypted: set[str] = set()
-    for full_key, value in merged.items():
+    for full_key, value in values.items():
         namespace, _, key = full_key.partition(":")
         if namespace != NAMESPACE:
             continue
         raw[key] = _decode(value)
-        if runtime_config.is_config_secret(full_key):
+        if full_key in secret_keys:
             encrypted.add(key)
-    region = merged.get("aws:region")
-    return raw, region, frozenset(encrypted)
+    return raw, values.get("aws:region"), frozenset(encrypted)
 
 
 def _decode(value: Any) -> Any:

@@ -1,46 +1,31 @@
-"""Run the stack program in-process against a recording mock monitor.
+"""Run the stack program in-process and record what it registers, as the Pulumi engine would receive it.
 
-The recording monitor sees each `RegisterResource` request exactly as the Pulumi engine would: camelCase
-inputs with secrets still marked, the parent, the dependencies, the provider and the resource options
-(protect, retainOnDelete, ignoreChanges). Resource references are declined (see REFERENCE.md: components
-passed into remote components then arrive as URNs instead of failing on another event loop).
+Each `RegisterResource` request arrives with camelCase inputs with secrets still marked, the parent, the
+dependencies, the provider, the resource options (protect, retainOnDelete, ignoreChanges) and the aliases.
+Running the program and decoding the requests is the SDK adapter's part (infra/pulumi_sdk.py); this module
+decides what the plan keeps of them.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from pulumi.runtime import config as runtime_config
-from pulumi.runtime import mocks, rpc, settings
-from pulumi.runtime.stack import run_in_stack
-from pulumi.runtime.sync_await import _sync_await
+from infra.pulumi_sdk import ResourceRegistration, run_program_with_monitor
 
 from .redact import normalize_numbers, redact
 from .standins import Context, StandInMocks
 
 
-@dataclass
-class RecordedResource:
-    urn: str
-    type: str
-    name: str
-    parent: str | None
-    custom: bool
-    remote: bool
-    provider: str | None
-    inputs: dict[str, Any]
-    dependencies: list[str]
-    protect: bool
-    retain_on_delete: bool
-    ignore_changes: list[str]
+@dataclass(frozen=True)
+class RecordedResource(ResourceRegistration):
+    """A registration as the plan keeps it: dependencies sorted and unique, aliases of moves and renames only."""
 
     def contract(self) -> dict[str, Any]:
         """The resource as plan.json presents it (secrets redacted, whole numbers as integers)."""
-        return {
+        document = {
             "urn": self.urn,
             "type": self.type,
             "name": self.name,
@@ -54,62 +39,66 @@ class RecordedResource:
             "retainOnDelete": self.retain_on_delete,
             "ignoreChanges": self.ignore_changes,
         }
+        # Only when declared: plans of resources that never moved stay as they were before aliases were recorded.
+        if self.aliases:
+            document["aliases"] = self.aliases
+        return document
 
 
 @dataclass
-class Evaluation:
+class ProgramEvaluation:
+    """What one run of a program registered: its resources (sorted by URN) and its stack outputs."""
+
     resources: list[RecordedResource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
-class RecordingMonitor(mocks.MockMonitor):
-    def __init__(self, stand_ins: mocks.Mocks) -> None:
-        super().__init__(stand_ins)
+def moved_from(registration: ResourceRegistration) -> list[str]:
+    """The aliases that record a move or rename: every one a component declares, and a custom resource's except
+    the provider's type aliases.
+
+    Provider SDKs alias each resource to the older type tokens of the same resource (pulumi-kubernetes to every
+    former API version, pulumi-gcp to a module's former casing): same parents, same name, another type. They say
+    nothing about this program, and listing them would put a dozen unchanging lines into every plan.
+    """
+    if not registration.custom:
+        return registration.aliases
+    return [urn for urn in registration.aliases if not _is_other_type_of(registration.urn, urn)]
+
+
+def _is_other_type_of(urn: str, other: str) -> bool:
+    # urn:pulumi:STACK::PROJECT::PARENT-TYPE$...$TYPE::NAME (a name may itself contain "::")
+    own, old = urn.split("::", 3), other.split("::", 3)
+    if len(old) != len(own):
+        return False
+    stack, project, chain, name = own
+    other_stack, other_project, other_chain, other_name = old
+    *parents, type_ = chain.split("$")
+    *other_parents, other_type = other_chain.split("$")
+    return (stack, project, parents, name) == (other_stack, other_project, other_parents, other_name) and type_ != other_type
+
+
+def recorded_resource(registration: ResourceRegistration) -> RecordedResource:
+    """What the plan keeps of one registration."""
+    kept = {f.name: getattr(registration, f.name) for f in fields(registration)}
+    return RecordedResource(**kept | {"dependencies": sorted(set(registration.dependencies)), "aliases": moved_from(registration)})
+
+
+class _Recorder:
+    """Collects registrations; the SDK reports them from several worker threads at once."""
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self.recorded: dict[str, RecordedResource] = {}
         self.stack_outputs: dict[str, Any] = {}
-        self._stack_urn: str | None = None
 
-    def make_urn(self, parent: str, type_: str, name: str) -> str:
-        # The engine leaves the stack out of its children's qualified type, as a real `pulumi up` does.
-        if "::pulumi:pulumi:Stack::" in parent:
-            parent = ""
-        return super().make_urn(parent, type_, name)
-
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
-        if request.type == "pulumi:pulumi:Stack":
-            self._stack_urn = response.urn
-            return response
-        provider_ref = request.provider or None
-        record = RecordedResource(
-            urn=response.urn,
-            type=request.type,
-            name=request.name,
-            parent=request.parent or None,
-            custom=bool(request.custom),
-            remote=bool(request.remote),
-            # A provider reference is "<provider urn>::<provider id>"; the plan names the provider by its URN.
-            provider=provider_ref.rsplit("::", 1)[0] if provider_ref else None,
-            inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
-            dependencies=sorted(set(request.dependencies)),
-            protect=request.protect if request.HasField("protect") else False,
-            retain_on_delete=request.retainOnDelete if request.HasField("retainOnDelete") else False,
-            ignore_changes=list(request.ignoreChanges),
-        )
+    def resource_registered(self, registration: ResourceRegistration) -> None:
+        record = recorded_resource(registration)
         with self._lock:
-            self.recorded[response.urn] = record
-        return response
+            self.recorded[record.urn] = record
 
-    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
-        if request.urn == self._stack_urn:
-            self.stack_outputs = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
-        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
-
-    def SupportsFeature(self, request: Any) -> Any:  # noqa: N802
-        if request.id == "resourceReferences":
-            return type("SupportsFeatureResponse", (object,), {"hasSupport": False})
-        return super().SupportsFeature(request)  # type: ignore[no-untyped-call]
+    def stack_outputs_registered(self, outputs: dict[str, Any]) -> None:
+        self.stack_outputs = outputs
 
 
 def evaluate(
@@ -120,16 +109,17 @@ def evaluate(
     config: dict[str, Any],
     secret_keys: list[str],
     ctx: Context,
-) -> Evaluation:
+) -> ProgramEvaluation:
     """Run `program` as stack `stack` with the given config and return what it registered."""
-    monitor = RecordingMonitor(StandInMocks(ctx))
-    settings.ROOT.set(None)
-    runtime_config.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, secret_keys)
-    mocks.set_mocks(StandInMocks(ctx), project=project, stack=stack, preview=False, monitor=monitor)
-    # set_mocks made a throwaway root; the program runs in a stack of its own, like under `pulumi up`.
-    settings.ROOT.set(None)
-    settings.SETTINGS.rpc_manager.clear()
-    settings.SETTINGS.outputs.clear()
-    _sync_await(run_in_stack(program))
-    resources = sorted(monitor.recorded.values(), key=lambda r: r.urn)
-    return Evaluation(resources=resources, outputs=monitor.stack_outputs)
+    recorder = _Recorder()
+    run_program_with_monitor(
+        program,
+        project=project,
+        stack=stack,
+        config=config,
+        secret_keys=secret_keys,
+        stand_ins=StandInMocks(ctx),
+        listener=recorder,
+    )
+    resources = sorted(recorder.recorded.values(), key=lambda r: r.urn)
+    return ProgramEvaluation(resources=resources, outputs=recorder.stack_outputs)

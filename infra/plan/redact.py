@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulumi.runtime import rpc
+from infra.pulumi_sdk import is_secret, unwrap_secret
 
 SECRET_PLACEHOLDER = "[secret]"
 
@@ -15,8 +15,8 @@ def redact(value: Any) -> Any:
     The engine pushes secretness up to the enclosing map or list; keeping the keys (not their values) leaves a
     Kubernetes Secret's `stringData` a valid map in the rendered manifest.
     """
-    if rpc.is_rpc_secret(value):
-        return _redact_all(rpc.unwrap_rpc_secret(value))
+    if is_secret(value):
+        return _redact_all(unwrap_secret(value))
     if isinstance(value, dict):
         return {k: redact(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -25,8 +25,8 @@ def redact(value: Any) -> Any:
 
 
 def _redact_all(value: Any) -> Any:
-    if rpc.is_rpc_secret(value):
-        return _redact_all(rpc.unwrap_rpc_secret(value))
+    if is_secret(value):
+        return _redact_all(unwrap_secret(value))
     if isinstance(value, dict):
         return {k: _redact_all(v) for k, v in value.items()}
     if isinstance(value, list):

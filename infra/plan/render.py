@@ -10,14 +10,14 @@ from typing import Any
 
 import yaml
 
-from .engine import Evaluation, RecordedResource
+from .engine import ProgramEvaluation, RecordedResource
 from .redact import normalize_numbers, redact
 
 # Kubernetes resource types that are not objects of their own: the provider and the Helm/YAML wrappers.
 _NOT_AN_OBJECT = re.compile(r"^(pulumi:providers:kubernetes|kubernetes:helm\.sh/.*|kubernetes:yaml.*|kubernetes:kustomize.*)$")
 
 
-def plan_document(project: str, stack: str, evaluation: Evaluation) -> dict[str, Any]:
+def plan_document(project: str, stack: str, evaluation: ProgramEvaluation) -> dict[str, Any]:
     return {
         "project": project,
         "stack": stack,
@@ -30,7 +30,7 @@ def is_kubernetes_object(resource: RecordedResource) -> bool:
     return resource.custom and resource.type.startswith("kubernetes:") and not _NOT_AN_OBJECT.match(resource.type)
 
 
-def kubernetes_objects(evaluation: Evaluation) -> list[dict[str, Any]]:
+def kubernetes_objects(evaluation: ProgramEvaluation) -> list[dict[str, Any]]:
     return [normalize_numbers(redact(r.inputs)) for r in evaluation.resources if is_kubernetes_object(r)]
 
 
@@ -69,7 +69,7 @@ def write_outputs(out_dir: Path, document: dict[str, Any], objects: list[dict[st
         (manifests / manifest_filename(obj)).write_text(manifest_yaml(obj))
 
 
-def resources_by_component(evaluation: Evaluation) -> Counter[str]:
+def resources_by_component(evaluation: ProgramEvaluation) -> Counter[str]:
     """Count custom resources under each top-level component (the direct children of the stack)."""
     by_urn = {r.urn: r for r in evaluation.resources}
     counts: Counter[str] = Counter()

@@ -8,7 +8,7 @@ from typing import Any
 
 from infra.config import StackConfig, load_stack_config
 
-from .engine import Evaluation, evaluate
+from .engine import ProgramEvaluation, evaluate
 from .readiness import placeholder_warnings
 from .render import kubernetes_objects, plan_document
 from .stackfile import read_stack_file
@@ -18,7 +18,7 @@ from .standins import Context
 @dataclass
 class Plan:
     config: StackConfig
-    evaluation: Evaluation
+    evaluation: ProgramEvaluation
     document: dict[str, Any]
     objects: list[dict[str, Any]]
     # Placeholders in the stack file that would not deploy (see readiness.py).

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from infra.config import StackConfig
 
-from .engine import Evaluation
+from .engine import ProgramEvaluation
 from .render import kubernetes_objects, resources_by_component
 
 
-def summary_lines(stack: str, cfg: StackConfig, evaluation: Evaluation) -> list[str]:
+def summary_lines(stack: str, cfg: StackConfig, evaluation: ProgramEvaluation) -> list[str]:
     lines = [f"Stack {stack} (tier {cfg.tier}): {len(evaluation.resources)} resources registered"]
     lines.append("Resources by component:")
     for component, count in sorted(resources_by_component(evaluation).items()):
