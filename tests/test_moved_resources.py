@@ -1,0 +1,46 @@
+"""Resources that moved to another component keep their cloud state: each declares a Pulumi alias to the URN it
+had before, so the next `pulumi up` moves the state instead of deleting and recreating the resource."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.plan.run import Plan, build_plan
+from tests.harness import PROJECT_DIR
+
+# New URN -> the URN it had before (without the `urn:pulumi:<stack>::ai-serving::` prefix), per move.
+MOVED = {
+    # Issue 8: CoreDNS out of NodeGroups into EksAddons.
+    "ai-serving:aws:EksAddons$aws:eks/addon:Addon::eks-addons-coredns": "ai-serving:aws:NodeGroups$aws:eks/addon:Addon::nodes-coredns",
+}
+
+
+@pytest.fixture(scope="module", params=["staging", "production"])
+def plan(request: pytest.FixtureRequest) -> Plan:
+    return build_plan(PROJECT_DIR, request.param)
+
+
+def _prefix(plan: Plan) -> str:
+    return f"urn:pulumi:{plan.document['stack']}::ai-serving::"
+
+
+def test_every_moved_resource_aliases_its_old_urn(plan: Plan) -> None:
+    by_urn = {r["urn"]: r for r in plan.document["resources"]}
+    for new, old in MOVED.items():
+        resource = by_urn.get(_prefix(plan) + new)
+        assert resource is not None, f"{new} is not in the plan: update MOVED"
+        assert resource.get("aliases") == [_prefix(plan) + old]
+
+
+def test_no_alias_names_a_resource_that_still_exists(plan: Plan) -> None:
+    """Pulumi refuses an alias that another resource of the program still has as its URN."""
+    urns = {r["urn"] for r in plan.document["resources"]}
+    claimed = [a for r in plan.document["resources"] for a in r.get("aliases", [])]
+    assert not set(claimed) & urns
+    assert len(claimed) == len(set(claimed)), "two resources claim the same old URN"
+
+
+def test_only_the_listed_moves_carry_aliases(plan: Plan) -> None:
+    """An alias nobody listed here is either a forgotten entry or an accidental move."""
+    aliased = {r["urn"].removeprefix(_prefix(plan)) for r in plan.document["resources"] if r.get("aliases")}
+    assert aliased == set(MOVED)
