@@ -14,7 +14,7 @@ import yaml
 
 from infra.plan.engine import ProgramEvaluation, RecordedResource, evaluate
 from infra.plan.redact import normalize_numbers
-from infra.plan.standins import Context
+from infra.plan.standin_context import Context
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

@@ -7,7 +7,8 @@ import pytest
 from components.aws.ecr import PULL_ACTIONS, PUSH_ACTIONS, ImageRepository, ImageRepositoryArgs, lifecycle_policy, repository_policy
 from infra.config.aws import EcrConfig
 from infra.plan.engine import ProgramEvaluation
-from infra.plan.standins import Context, resource_outputs
+from infra.plan.standin_context import Context
+from infra.plan.standins import resource_outputs
 from tests.harness import inputs, of_type, one, run, stack_config
 
 PUSH_ROLE = "arn:aws:iam::123456789012:role/ai-serving-staging-image-push"

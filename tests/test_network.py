@@ -3,7 +3,8 @@ from ipaddress import IPv4Network
 import pytest
 
 from components.aws.network import Network, NetworkArgs, nat_gateway_azs, plan_subnets, subnet_tags
-from infra.plan.standins import Context, resource_outputs
+from infra.plan.standin_context import Context
+from infra.plan.standins import resource_outputs
 from tests.harness import inputs, of_type, one, run
 
 AZS = ["us-west-2a", "us-west-2b", "us-west-2c"]

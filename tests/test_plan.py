@@ -243,7 +243,7 @@ def test_diff_between_stacks_exits_1_with_exit_code(plans: dict[str, Path], caps
 def test_auto_named_iam_roles_fit_aws_limits_and_the_deploy_prefix(plans: dict[str, Path], stack: str) -> None:
     # The deploy role may only manage IAM roles named "<project>-<stack>-..." (Pulumi.yaml's autonaming pattern).
     from infra.plan.stackfile import read_stack_file
-    from infra.plan.standins import Context, auto_name
+    from infra.plan.standin_context import Context, auto_name
 
     stack_file = read_stack_file(PROJECT_DIR, stack)
     ctx = Context("us-east-1", None, project="ai-serving", stack=stack, autonaming=stack_file.autonaming)

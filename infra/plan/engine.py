@@ -16,7 +16,8 @@ from typing import Any
 from infra.pulumi_sdk import ResourceRegistration, run_program_with_monitor
 
 from .redact import normalize_numbers, redact
-from .standins import Context, StandInMocks
+from .standin_context import Context
+from .standins import StandInMocks
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from .engine import ProgramEvaluation, evaluate
 from .readiness import placeholder_warnings
 from .render import kubernetes_objects, plan_document
 from .stackfile import read_stack_file
-from .standins import Context
+from .standin_context import Context
 
 
 @dataclass
