@@ -1,5 +1,6 @@
 import json
 import re
+import typing
 from typing import Any
 
 import pulumi
@@ -23,8 +24,9 @@ from components.k8s.gpu_addons import (
     device_plugin_network_policy,
 )
 from infra.args.aws import gpu_group_spec
-from infra.config.aws import GpuNodeGroupConfig
+from infra.config.aws import ClusterConfig, GpuNodeGroupConfig
 from infra.plan.engine import ProgramEvaluation
+from tests import upstream
 from tests.harness import inputs, one, run
 
 ISSUER = "oidc.eks.us-west-2.amazonaws.com/id/ABC123"
@@ -150,9 +152,26 @@ def test_autoscaler_values_discover_the_cluster_and_use_irsa_on_system_nodes() -
     assert "tolerations" not in values
 
 
-@pytest.mark.parametrize("version", ["1.32", "1.33", "1.34", "1.35"])
-def test_autoscaler_chart_is_pinned_for_every_allowed_kubernetes_version(version: str) -> None:
-    assert re.fullmatch(r"9\.\d+\.\d+", autoscaler_chart_version(version))
+# Cluster Autoscaler chart version -> the autoscaler's minor version it runs (the chart's image.tag in its
+# values.yaml at kubernetes/autoscaler tag cluster-autoscaler-chart-<version>; 9.53.0's values are in ../shared
+# and checked below). The autoscaler simulates the scheduler of its own minor: it must be the cluster's.
+AUTOSCALER_APP_MINORS = {"9.46.6": "1.32", "9.51.0": "1.33", "9.53.0": "1.34", "9.59.0": "1.35"}
+ALLOWED_KUBERNETES_VERSIONS = typing.get_args(ClusterConfig.model_fields["kubernetes_version"].annotation)
+
+
+@pytest.mark.parametrize("version", ALLOWED_KUBERNETES_VERSIONS)
+def test_autoscaler_chart_runs_the_scheduler_of_every_allowed_kubernetes_version(version: str) -> None:
+    assert AUTOSCALER_APP_MINORS[autoscaler_chart_version(version)] == version
+
+
+def test_autoscaler_app_versions_agree_with_the_upstream_chart_data() -> None:
+    checked = 0
+    for chart, minor in AUTOSCALER_APP_MINORS.items():
+        if (upstream.HELM_VALUES / f"cluster-autoscaler-{chart}").exists():
+            tag = upstream.chart_values("cluster-autoscaler", chart)["image"]["tag"]
+            assert re.fullmatch(rf"v{re.escape(minor)}\.\d+", tag), f"chart {chart} runs {tag}, not {minor}"
+            checked += 1
+    assert checked, "no pinned Cluster Autoscaler chart has upstream values in ../shared"
 
 
 def test_unknown_kubernetes_version_has_no_chart() -> None:

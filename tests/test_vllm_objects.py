@@ -14,8 +14,6 @@ from components.k8s.vllm_canary import (
     canary_steps,
     default_canary_weights,
     effective_canary_steps,
-    error_ratio_query,
-    ttft_p95_query,
 )
 from components.k8s.vllm_model import CanaryStep, VllmModel
 from components.k8s.vllm_pod import (
@@ -206,7 +204,7 @@ def test_configured_pauses_render_as_durations_or_manual_promotion() -> None:
     assert canary_steps(spec, "gate")[:4] == [{"setWeight": 10}, {"pause": {"duration": "300s"}}, {"setWeight": 30}, {"pause": {}}]
 
 
-def test_analysis_fails_above_the_thresholds_and_reads_only_the_canary() -> None:
+def test_analysis_fails_above_the_thresholds_and_pauses_without_traffic() -> None:
     spec = _spec(
         canary={"analysis": {"intervalSeconds": 120, "count": 4, "failureLimit": 1, "maxErrorRatio": 0.02, "maxP95TtftSeconds": 1.5}}
     )
@@ -220,19 +218,8 @@ def test_analysis_fails_above_the_thresholds_and_reads_only_the_canary() -> None
         assert (m["initialDelay"], m["interval"], m["count"], m["failureLimit"]) == ("120s", "120s", 4, 1)
         # Without traffic most measurements are NaN: inconclusive (pause for a human), never a silent pass.
         assert m["inconclusiveLimit"] < m["count"]
-        query = m["provider"]["prometheus"]["query"]
-        assert 'rollouts_pod_template_hash="{{args.canary-hash}}"' in query and f'namespace="{NS}"' in query
+        # What the queries select and measure is read as PromQL in test_metric_queries.py.
         assert m["provider"]["prometheus"]["address"] == PROM
-
-
-def test_queries_measure_5xx_share_and_p95_ttft() -> None:
-    errors = error_ratio_query(NS, 60)
-    assert 'status="5xx"' in errors and errors.count("http_requests_total") == 2 and "[60s]" in errors
-    numerator, denominator = errors.split(") / scalar(")
-    # No 5xx series means 0 errors; no requests at all must stay NaN (inconclusive), not pass as 0.
-    assert 'status="5xx"' in numerator and numerator.endswith("or vector(0)")
-    assert "vector(0)" not in denominator
-    assert "histogram_quantile(0.95" in ttft_p95_query(NS, 60) and "vllm:time_to_first_token_seconds_bucket" in ttft_p95_query(NS, 60)
 
 
 def test_hpa_targets_the_rollout_on_the_queue_metric() -> None:
