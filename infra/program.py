@@ -18,6 +18,7 @@ from components.gcp.deploy_access import service_account_deploy_access
 from components.gcp.github_workload_identity import GithubWorkloadIdentity
 from components.gcp.gpu_vm import GpuVm
 from components.gcp.network import GcpNetwork
+from components.gcp.pulumi_ci_identity import PulumiCiIdentity
 from components.k8s.argocd import ArgoCd
 from components.k8s.gpu_addons import GpuAddons
 from components.k8s.preview_access import PreviewAccess
@@ -34,7 +35,7 @@ from infra.args.aws import (
     node_groups_args,
 )
 from infra.args.delivery import argocd_args
-from infra.args.gcp import gcp_network_args, github_workload_identity_args, gpu_vm_args
+from infra.args.gcp import gcp_network_args, github_workload_identity_args, gpu_vm_args, pulumi_ci_identity_args
 from infra.args.serving import serving_addons_args, vllm_service_args
 from infra.config import StackConfig, load_stack_config, read_pulumi_config
 from infra.config.gcp import APP_ENV_SECRET_KEY
@@ -120,15 +121,20 @@ def build_serving(cfg: StackConfig, platform: AwsPlatform) -> None:
 
 
 def build_gcp(cfg: StackConfig) -> None:
-    """GPU VMs on Compute Engine, their network and secret, and WIF for CI deploys."""
+    """GPU VMs on Compute Engine, their network and secret, and WIF for CI: app deploys and Pulumi."""
     gcp = cfg.gcp
     if gcp is None or not gcp.enabled:
         return
     project = pulumi.Config("gcp").require("project")
     network = GcpNetwork("gcp-network", gcp_network_args(gcp, project))
+    stack = pulumi.get_stack()
     identity = GithubWorkloadIdentity(
         "gcp-deploy",
-        github_workload_identity_args(gcp, cfg.github, project=project, stack=pulumi.get_stack(), protect=cfg.protect_stateful_resources),
+        github_workload_identity_args(gcp, cfg.github, project=project, stack=stack, protect=cfg.protect_stateful_resources),
+    )
+    # The accounts that run Pulumi from CI, federated through the identity's pool.
+    pulumi_ci = PulumiCiIdentity(
+        "gcp-pulumi-ci", pulumi_ci_identity_args(gcp, cfg.github, project=project, stack=stack, pool_name=identity.pool_name)
     )
     vms = GpuVm(
         "gcp-gpu",
@@ -147,8 +153,8 @@ def build_gcp(cfg: StackConfig) -> None:
     pulumi.export("gcpWorkloadIdentityProvider", identity.provider_name)
     pulumi.export("gcpDeployServiceAccount", identity.app_deploy_email)
     # For the Pulumi workflows: previews and drift checks (read-only), and `pulumi up` of this stack.
-    pulumi.export("gcpPulumiPreviewServiceAccount", identity.pulumi_preview_email)
-    pulumi.export("gcpPulumiDeployServiceAccount", identity.pulumi_deploy_email)
+    pulumi.export("gcpPulumiPreviewServiceAccount", pulumi_ci.preview_email)
+    pulumi.export("gcpPulumiDeployServiceAccount", pulumi_ci.deploy_email)
     pulumi.export("gcpVmServiceAccount", vms.service_account_email)
     pulumi.export("gcpInstances", [{"name": n, "zone": z} for n, z in vms.instances])
     pulumi.export("gcpInstanceGroup", vms.instance_group)

@@ -8,7 +8,9 @@ from catalogs.gcp_machines import GpuShape
 from catalogs.github_subjects import GithubRepository
 from components.gcp.deploy_access import DeployAccess
 from components.gcp.gpu_vm_args import AppSpec, DiskSpec, ManagedGroupSpec
-from infra.args.gcp import app_deploy_token_ref, gcp_network_args, github_workload_identity_args, gpu_vm_args
+from components.gcp.pulumi_ci_identity import pulumi_ci_contexts
+from components.moved_children import MovedChildren
+from infra.args.gcp import app_deploy_token_ref, gcp_network_args, github_workload_identity_args, gpu_vm_args, pulumi_ci_identity_args
 from infra.config import StackConfig, load_stack_config
 from infra.config.gcp import GcpConfig
 from tests.harness import stack_config
@@ -56,13 +58,22 @@ def test_identity_names_derive_from_the_prefix_and_the_repository_from_the_githu
     assert (args.pool_id, args.app_deploy_account_id) == ("ai-serving-prod-github", "ai-serving-prod-deploy")
     assert args.repository == GithubRepository(cfg.github.org, cfg.github.repo, cfg.github.owner_id, cfg.github.repository_id)
     assert (args.app_deploy_environment, args.app_deploy_ref, args.protect) == ("production", "refs/heads/main", True)
-    ci = args.pulumi_ci
-    assert (ci.stack, ci.main_branch, ci.preview_account_id, ci.deploy_account_id) == (
+    # The provider also admits the Pulumi CI accounts, which federate through the same pool.
+    assert list(args.other_account_contexts) == pulumi_ci_contexts(args.repository, stack="production", main_branch=cfg.github.main_branch)
+
+
+def test_pulumi_ci_accounts_are_named_by_the_prefix_and_use_the_given_pool() -> None:
+    cfg = _config("production")
+    ci = pulumi_ci_identity_args(_gcp(cfg), cfg.github, project="p-1", stack="production", pool_name="pool-name")
+    assert (ci.project, ci.pool_name, ci.stack, ci.main_branch, ci.preview_account_id, ci.deploy_account_id) == (
+        "p-1",
+        "pool-name",
         "production",
         cfg.github.main_branch,
         "ai-serving-prod-pulumi-preview",
         "ai-serving-prod-pulumi-deploy",
     )
+    assert ci.repository == GithubRepository(cfg.github.org, cfg.github.repo, cfg.github.owner_id, cfg.github.repository_id)
     # pulumi up from CI may grant what the GPU VMs are granted on the project, nothing else.
     assert list(ci.grantable_project_roles) == [
         "roles/logging.logWriter",
@@ -70,6 +81,14 @@ def test_identity_names_derive_from_the_prefix_and_the_repository_from_the_githu
         "projects/p-1/roles/ai_serving_prod_deploy_ssh",
         "roles/compute.osLogin",
     ]
+
+
+def test_pulumi_ci_resources_keep_their_state_from_under_the_github_deploy_identity() -> None:
+    cfg = _config()
+    ci = pulumi_ci_identity_args(_gcp(cfg), cfg.github, project="p-1", stack="staging", pool_name="pool-name")
+    assert ci.moved_from == MovedChildren(
+        old_parent_type="ai-serving:gcp:GithubDeployIdentity", old_parent_name="gcp-deploy", old_name_prefix="gcp-deploy-pulumi"
+    )
 
 
 def test_staging_vms_are_individual_spot_vms_with_a_data_disk() -> None:

@@ -56,6 +56,15 @@ def test_production_runs_an_on_demand_group_of_two_over_two_zones(production: Pr
     assert not of_type(production, "gcp:compute/instance:Instance")
 
 
+def test_the_identities_are_two_components_the_pulumi_accounts_under_their_own(staging: ProgramEvaluation) -> None:
+    workload_identity = one(staging, "ai-serving:gcp:GithubWorkloadIdentity", "gcp-deploy")
+    pulumi_ci = one(staging, "ai-serving:gcp:PulumiCiIdentity", "gcp-pulumi-ci")
+    accounts = {inputs(r)["accountId"]: r.parent for r in of_type(staging, "gcp:serviceaccount/account:Account")}
+    assert accounts["ai-serving-stg-deploy"] == workload_identity.urn
+    assert accounts["ai-serving-stg-pulumi-preview"] == accounts["ai-serving-stg-pulumi-deploy"] == pulumi_ci.urn
+    assert one(staging, "gcp:iam/workloadIdentityPool:WorkloadIdentityPool").parent == workload_identity.urn
+
+
 def test_production_protects_the_identity_pool_and_staging_does_not(staging: ProgramEvaluation, production: ProgramEvaluation) -> None:
     assert one(production, "gcp:iam/workloadIdentityPool:WorkloadIdentityPool").protect
     assert not one(staging, "gcp:iam/workloadIdentityPool:WorkloadIdentityPool").protect

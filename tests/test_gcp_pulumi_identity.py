@@ -1,10 +1,16 @@
-"""The service accounts that run Pulumi from GitHub Actions: who may impersonate them and what they may do."""
+"""PulumiCiIdentity: the service accounts that run Pulumi from GitHub Actions, who may impersonate them and what
+they may do; they federate through the pool of GithubWorkloadIdentity."""
 
 import re
+from collections import Counter
+from dataclasses import replace
 from typing import Any
 
+import pulumi
 import pytest
 
+from components.gcp.github_workload_identity import GithubWorkloadIdentity
+from components.gcp.pulumi_ci_identity import PulumiCiIdentity, PulumiCiIdentityArgs
 from components.gcp.pulumi_roles import (
     FORBIDDEN_ROLES,
     PROJECT_IAM_ADMIN_ROLE,
@@ -13,20 +19,68 @@ from components.gcp.pulumi_roles import (
     grant_limit_condition,
 )
 from components.gcp.wif import subject_principal
+from components.moved_children import MovedChildren
 from infra.plan.engine import ProgramEvaluation, RecordedResource
-from tests.harness import inputs, of_type, one
-from tests.test_gcp_wif import MAIN, POOL_NAME, PR, PROVIDER, SA_BINDING, STAGING_ENV, evaluate_identity, identity_args
+from tests.harness import inputs, of_type, one, run
+from tests.test_gcp_wif import MAIN, POOL, POOL_NAME, PR, PROVIDER, REPO, SA_BINDING, STAGING_ENV, identity_args
 
 PREVIEW = "serviceAccount:ai-serving-stg-pulumi-preview@example-ai-serving-staging.iam.gserviceaccount.com"
 DEPLOY = "serviceAccount:ai-serving-stg-pulumi-deploy@example-ai-serving-staging.iam.gserviceaccount.com"
+ACCOUNT = "gcp:serviceaccount/account:Account"
 PROJECT_MEMBER = "gcp:projects/iAMMember:IAMMember"
 # Read-only predefined roles are named viewer/Viewer/reader/Reviewer; anything else can write.
 READ_ONLY_ROLE = re.compile(r"^roles/([a-zA-Z]+\.)?([a-z][a-zA-Z]*)?(viewer|Viewer|reader|Reader|Reviewer)$")
 
 
+def pulumi_ci_args(moved_from: MovedChildren | None = None) -> PulumiCiIdentityArgs:
+    return PulumiCiIdentityArgs(
+        project="example-ai-serving-staging",
+        repository=REPO,
+        pool_name=POOL_NAME,
+        stack="staging",
+        main_branch="main",
+        preview_account_id="ai-serving-stg-pulumi-preview",
+        deploy_account_id="ai-serving-stg-pulumi-deploy",
+        grantable_project_roles=["roles/logging.logWriter"],
+        moved_from=moved_from,
+    )
+
+
+def _evaluate(args: PulumiCiIdentityArgs) -> ProgramEvaluation:
+    def program() -> None:
+        ci = PulumiCiIdentity("ci", args)
+        pulumi.export("preview", ci.preview_email)
+        pulumi.export("deploy", ci.deploy_email)
+
+    return run(program, stack="staging")
+
+
 @pytest.fixture(scope="module")
 def identity() -> ProgramEvaluation:
-    return evaluate_identity(identity_args())
+    return _evaluate(pulumi_ci_args())
+
+
+def test_registers_the_two_accounts_their_bindings_and_project_grants_only(identity: ProgramEvaluation) -> None:
+    component = one(identity, "ai-serving:gcp:PulumiCiIdentity", "ci")
+    children = [r for r in identity.resources if r.custom]
+    assert Counter(r.type for r in children) == {
+        ACCOUNT: 2,
+        SA_BINDING: 3,
+        PROJECT_MEMBER: len(PULUMI_PREVIEW_ROLES) + len(PULUMI_DEPLOY_ROLES) + 1,
+    }
+    assert {r.parent for r in children} == {component.urn}
+    assert [r.urn for r in identity.resources if not r.custom] == [component.urn]
+    assert {inputs(r)["accountId"]: r.name for r in of_type(identity, ACCOUNT)} == {
+        "ai-serving-stg-pulumi-preview": "ci-preview-sa",
+        "ai-serving-stg-pulumi-deploy": "ci-deploy-sa",
+    }
+
+
+def test_outputs_are_the_two_accounts(identity: ProgramEvaluation) -> None:
+    assert identity.outputs == {
+        "preview": "ai-serving-stg-pulumi-preview@example-ai-serving-staging.iam.gserviceaccount.com",
+        "deploy": "ai-serving-stg-pulumi-deploy@example-ai-serving-staging.iam.gserviceaccount.com",
+    }
 
 
 def _project_grants(ev: ProgramEvaluation, member: str) -> list[dict[str, Any]]:
@@ -51,14 +105,28 @@ def test_preview_account_is_impersonated_by_pull_requests_and_the_main_branch_on
 
 def test_deploy_account_is_impersonated_by_the_stack_environment_only(identity: ProgramEvaluation) -> None:
     assert _impersonators(identity, "ai-serving-stg-pulumi-deploy") == {subject_principal(POOL_NAME, STAGING_ENV)}
-    # ... and the provider admits that subject only on the main branch.
-    condition = inputs(one(identity, PROVIDER))["attributeCondition"]
+
+
+def _with_the_workload_identity() -> ProgramEvaluation:
+    def program() -> None:
+        workload_identity = GithubWorkloadIdentity("deploy", identity_args())
+        PulumiCiIdentity("ci", replace(pulumi_ci_args(), pool_name=workload_identity.pool_name))
+
+    return run(program, stack="staging")
+
+
+def test_the_accounts_federate_through_the_one_pool_of_the_workload_identity() -> None:
+    ev = _with_the_workload_identity()
+    pool = one(ev, POOL)
+    bindings = [r for r in of_type(ev, SA_BINDING) if r.name.startswith("ci-")]
+    assert len(bindings) == 3 and all(pool.urn in r.dependencies for r in bindings)
+    assert {inputs(r)["member"] for r in bindings} == {subject_principal(POOL_NAME, s) for s in (PR, MAIN, STAGING_ENV)}
+
+
+def test_the_shared_provider_admits_pulumi_up_on_the_main_branch_only_and_only_the_repository() -> None:
+    condition = inputs(one(_with_the_workload_identity(), PROVIDER))["attributeCondition"]
     assert f"(assertion.sub == '{STAGING_ENV}' && assertion.ref == 'refs/heads/main')" in condition
     assert condition.count(STAGING_ENV) == condition.count(f"'{STAGING_ENV}' && assertion.ref == 'refs/heads/main')") == 1
-
-
-def test_the_provider_still_admits_only_the_repository(identity: ProgramEvaluation) -> None:
-    condition = inputs(one(identity, PROVIDER))["attributeCondition"]
     assert condition.startswith("assertion.repository == 'example-org/ai-serving' && (")
     assert condition.endswith(")") and condition.count(" && (") == 1
 
@@ -111,3 +179,26 @@ def test_grant_limit_needs_a_role_and_lists_each_once() -> None:
     assert grant_limit_condition(["roles/a.b", "roles/a.b", "projects/p/roles/c"]) == (
         "api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly(['roles/a.b', 'projects/p/roles/c'])"
     )
+
+
+# Until issue 8 the accounts, their bindings and grants were children of the GitHub workload identity "gcp-deploy",
+# then of type ai-serving:gcp:GithubDeployIdentity, named "gcp-deploy-pulumi-…" (tests/test_moved_resources.py pins
+# every URN of the stacks).
+FORMER_PARENT = MovedChildren(
+    old_parent_type="ai-serving:gcp:GithubDeployIdentity", old_parent_name="gcp-deploy", old_name_prefix="gcp-deploy-pulumi"
+)
+
+
+def test_moved_children_alias_their_urns_under_the_former_parent() -> None:
+    ev = _evaluate(pulumi_ci_args(FORMER_PARENT))
+    assert not one(ev, "ai-serving:gcp:PulumiCiIdentity").aliases
+    children = [r for r in ev.resources if r.custom]
+    assert len(children) == 2 + 3 + len(PULUMI_PREVIEW_ROLES) + len(PULUMI_DEPLOY_ROLES) + 1
+    # Same type, the old parent, and the old name: what follows the component's name ("ci") followed the old prefix.
+    for child in children:
+        old_name = "gcp-deploy-pulumi" + child.name.removeprefix("ci")
+        assert child.aliases == [f"urn:pulumi:staging::ai-serving::ai-serving:gcp:GithubDeployIdentity${child.type}::{old_name}"]
+
+
+def test_children_have_no_aliases_when_nothing_moved(identity: ProgramEvaluation) -> None:
+    assert identity.resources and not [r.name for r in identity.resources if r.aliases]

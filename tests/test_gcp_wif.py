@@ -5,7 +5,7 @@ from catalogs.github_subjects import GithubRepository, pull_request_subject
 from components.aws import ci_trust as aws_subjects
 from components.gcp.federated_account import binding_names
 from components.gcp.github_workload_identity import GithubWorkloadIdentity, GithubWorkloadIdentityArgs
-from components.gcp.pulumi_ci_identity import PulumiCiIdentityArgs, pulumi_deploy_contexts, pulumi_preview_contexts
+from components.gcp.pulumi_ci_identity import pulumi_ci_contexts, pulumi_deploy_contexts, pulumi_preview_contexts
 from components.gcp.wif import (
     GITHUB_ISSUER,
     TokenContext,
@@ -25,6 +25,7 @@ PR = "repo:example-org/ai-serving:pull_request"
 MAIN = "repo:example-org/ai-serving:ref:refs/heads/main"
 STAGING_ENV = "repo:example-org/ai-serving:environment:staging"
 SA_BINDING = "gcp:serviceaccount/iAMMember:IAMMember"
+POOL = "gcp:iam/workloadIdentityPool:WorkloadIdentityPool"
 PROVIDER = "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"
 
 
@@ -113,7 +114,11 @@ def test_one_binding_per_subject_numbered_only_when_there_are_several() -> None:
 
 
 def identity_args(
-    *, protect: bool = False, ref: str | None = "refs/heads/main", environment: str | None = None
+    *,
+    protect: bool = False,
+    ref: str | None = "refs/heads/main",
+    environment: str | None = None,
+    other_account_contexts: tuple[TokenContext, ...] = tuple(pulumi_ci_contexts(REPO, stack="staging", main_branch="main")),
 ) -> GithubWorkloadIdentityArgs:
     return GithubWorkloadIdentityArgs(
         project="example-ai-serving-staging",
@@ -122,13 +127,7 @@ def identity_args(
         app_deploy_account_id="ai-serving-stg-deploy",
         app_deploy_ref=ref,
         app_deploy_environment=environment,
-        pulumi_ci=PulumiCiIdentityArgs(
-            stack="staging",
-            main_branch="main",
-            preview_account_id="ai-serving-stg-pulumi-preview",
-            deploy_account_id="ai-serving-stg-pulumi-deploy",
-            grantable_project_roles=["roles/logging.logWriter"],
-        ),
+        other_account_contexts=other_account_contexts,
         protect=protect,
     )
 
@@ -136,10 +135,9 @@ def identity_args(
 def evaluate_identity(args: GithubWorkloadIdentityArgs) -> ProgramEvaluation:
     def program() -> None:
         identity = GithubWorkloadIdentity("deploy", args)
+        pulumi.export("pool", identity.pool_name)
         pulumi.export("provider", identity.provider_name)
         pulumi.export("account", identity.app_deploy_email)
-        pulumi.export("pulumiPreview", identity.pulumi_preview_email)
-        pulumi.export("pulumiDeploy", identity.pulumi_deploy_email)
 
     return run(program, stack="staging")
 
@@ -149,15 +147,33 @@ def identity() -> ProgramEvaluation:
     return evaluate_identity(identity_args())
 
 
+def test_registers_the_pool_the_provider_and_the_app_deploy_account_only(identity: ProgramEvaluation) -> None:
+    component = one(identity, "ai-serving:gcp:GithubWorkloadIdentity", "deploy")
+    assert sorted((r.type, r.name) for r in identity.resources if r.custom) == [
+        ("gcp:iam/workloadIdentityPool:WorkloadIdentityPool", "deploy-pool"),
+        (PROVIDER, "deploy-provider"),
+        ("gcp:serviceaccount/account:Account", "deploy-sa"),
+        (SA_BINDING, "deploy-wif-user"),
+    ]
+    assert {r.parent for r in identity.resources if r.custom} == {component.urn}
+    assert [r.urn for r in identity.resources if not r.custom] == [component.urn]
+
+
 def test_provider_trusts_github_with_condition_and_mapping(identity: ProgramEvaluation) -> None:
     provider = inputs(one(identity, PROVIDER))
     assert provider["oidc"]["issuerUri"] == GITHUB_ISSUER == "https://token.actions.githubusercontent.com"
     assert provider["attributeMapping"] == attribute_mapping()
-    # Previews, the drift check and pulumi up of this stack; the staging app deploy (main) is one of them.
+    # The other accounts' contexts (previews, the drift check, pulumi up of this stack), then the app deploy's
+    # (main, already one of them).
     assert provider["attributeCondition"] == attribute_condition(
         REPO, [TokenContext(PR), TokenContext(MAIN), TokenContext(STAGING_ENV, "refs/heads/main")]
     )
     assert provider["workloadIdentityPoolId"] == "ai-serving-stg-github"
+
+
+def test_provider_admits_the_app_deploy_alone_when_no_other_account_shares_the_pool() -> None:
+    ev = evaluate_identity(identity_args(other_account_contexts=()))
+    assert inputs(one(ev, PROVIDER))["attributeCondition"] == attribute_condition(REPO, [TokenContext(MAIN)])
 
 
 def test_app_deploy_account_is_bound_to_its_deploy_subject_only(identity: ProgramEvaluation) -> None:
@@ -182,17 +198,24 @@ def test_no_binding_names_the_pool_or_the_repository(identity: ProgramEvaluation
     assert not [m for m in members if "principalSet" in m or "attribute." in m or m.endswith("/*")]
 
 
-def test_outputs_are_the_provider_and_the_three_accounts(identity: ProgramEvaluation) -> None:
+def test_outputs_are_the_pool_the_provider_and_the_app_deploy_account(identity: ProgramEvaluation) -> None:
     assert identity.outputs == {
+        "pool": POOL_NAME,
         "provider": f"{POOL_NAME}/providers/github-actions",
         "account": "ai-serving-stg-deploy@example-ai-serving-staging.iam.gserviceaccount.com",
-        "pulumiPreview": "ai-serving-stg-pulumi-preview@example-ai-serving-staging.iam.gserviceaccount.com",
-        "pulumiDeploy": "ai-serving-stg-pulumi-deploy@example-ai-serving-staging.iam.gserviceaccount.com",
     }
+
+
+def test_the_renamed_type_keeps_the_state_of_the_former_github_deploy_identity(identity: ProgramEvaluation) -> None:
+    component = one(identity, "ai-serving:gcp:GithubWorkloadIdentity", "deploy")
+    assert component.aliases == ["urn:pulumi:staging::ai-serving::ai-serving:gcp:GithubDeployIdentity::deploy"]
+    # Pulumi derives each child's alias from the component's, as long as the child is named after the component.
+    children = [r for r in identity.resources if r.custom]
+    assert children and all(r.name.startswith("deploy-") and not r.aliases for r in children)
 
 
 @pytest.mark.parametrize("protect", [True, False])
 def test_pool_and_provider_are_protected_when_asked(protect: bool) -> None:
     ev = evaluate_identity(identity_args(protect=protect))
-    assert one(ev, "gcp:iam/workloadIdentityPool:WorkloadIdentityPool").protect is protect
+    assert one(ev, POOL).protect is protect
     assert one(ev, PROVIDER).protect is protect

@@ -8,10 +8,45 @@ import pytest
 from infra.plan.run import Plan, build_plan
 from tests.harness import PROJECT_DIR
 
+# Issue 8: the Pulumi CI accounts, their workload identity bindings and project grants, out of the GitHub workload
+# identity into PulumiCiIdentity: (type, logical name after the component's name).
+_PULUMI_CI_CHILDREN = [
+    ("gcp:serviceaccount/account:Account", "preview-sa"),
+    ("gcp:serviceaccount/account:Account", "deploy-sa"),
+    ("gcp:serviceaccount/iAMMember:IAMMember", "preview-wif-user-0"),
+    ("gcp:serviceaccount/iAMMember:IAMMember", "preview-wif-user-1"),
+    ("gcp:serviceaccount/iAMMember:IAMMember", "deploy-wif-user"),
+    *(
+        ("gcp:projects/iAMMember:IAMMember", grant)
+        for grant in (
+            "preview-viewer",
+            "preview-iam-securityReviewer",
+            "preview-secretmanager-viewer",
+            "preview-iam-workloadIdentityPoolViewer",
+            "deploy-compute-instanceAdmin-v1",
+            "deploy-compute-networkAdmin",
+            "deploy-compute-securityAdmin",
+            "deploy-iam-serviceAccountAdmin",
+            "deploy-iam-serviceAccountUser",
+            "deploy-iam-roleAdmin",
+            "deploy-secretmanager-admin",
+            "deploy-iap-admin",
+            "deploy-iam-workloadIdentityPoolViewer",
+            "deploy-resourcemanager-projectIamAdmin",
+        )
+    ),
+]
+
 # New URN -> the URN it had before (without the `urn:pulumi:<stack>::ai-serving::` prefix), per move.
 MOVED = {
     # Issue 8: CoreDNS out of NodeGroups into EksAddons.
     "ai-serving:aws:EksAddons$aws:eks/addon:Addon::eks-addons-coredns": "ai-serving:aws:NodeGroups$aws:eks/addon:Addon::nodes-coredns",
+    # Issue 8: GithubDeployIdentity renamed GithubWorkloadIdentity; Pulumi derives its children's aliases from this one.
+    "ai-serving:gcp:GithubWorkloadIdentity::gcp-deploy": "ai-serving:gcp:GithubDeployIdentity::gcp-deploy",
+    **{
+        f"ai-serving:gcp:PulumiCiIdentity${typ}::gcp-pulumi-ci-{rest}": f"ai-serving:gcp:GithubDeployIdentity${typ}::gcp-deploy-pulumi-{rest}"
+        for typ, rest in _PULUMI_CI_CHILDREN
+    },
 }
 
 

@@ -3,7 +3,7 @@ workloadIdentityUser binding per exact subject of the contexts it trusts (wif.py
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -33,19 +33,20 @@ def create_federated_account(
     spec: FederatedAccountSpec,
     *,
     project: str,
-    pool_name: pulumi.Output[str],
+    pool_name: pulumi.Input[str],
     contexts: Sequence[TokenContext],
-    parent: pulumi.Resource,
+    child_options: Callable[[str], pulumi.ResourceOptions],
 ) -> gcp.serviceaccount.Account:
-    """The account, impersonable by the subjects of `contexts` only (the provider checks their refs)."""
-    child = pulumi.ResourceOptions(parent=parent)
+    """The account, impersonable by the subjects of `contexts` only (the provider checks their refs).
+    `child_options` gives the options of the resource with a logical name: the calling component as its parent, and
+    any alias it needs."""
     account = gcp.serviceaccount.Account(
         spec.account_name,
         project=project,
         account_id=spec.account_id,
         display_name=spec.display_name,
         description=spec.description,
-        opts=child,
+        opts=child_options(spec.account_name),
     )
     subjects = list(dict.fromkeys(c.subject for c in contexts))
     for name, subject in zip(binding_names(spec.binding_name, subjects), subjects, strict=True):
@@ -53,7 +54,7 @@ def create_federated_account(
             name,
             service_account_id=account.name,
             role=WORKLOAD_IDENTITY_USER_ROLE,
-            member=pool_name.apply(partial(subject_principal, subject=subject)),
-            opts=child,
+            member=pulumi.Output.from_input(pool_name).apply(partial(subject_principal, subject=subject)),
+            opts=child_options(name),
         )
     return account

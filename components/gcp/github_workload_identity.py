@@ -1,14 +1,14 @@
-"""`GithubWorkloadIdentity`: the workload identity pool and GitHub OIDC provider of the stack's GCP project, and
-the service accounts GitHub Actions of the repository obtain through it (no key exists anywhere):
+"""`GithubWorkloadIdentity`: the workload identity pool and GitHub OIDC provider of the stack's GCP project, and the
+app deploy account (SSH over IAP to the GPU VMs, granted by GpuVm) that GitHub Actions of the repository obtain
+through it, for the configured deploy context. No key exists anywhere.
 
-- the app deploy account (SSH over IAP to the GPU VMs, granted by GpuVm), for the configured deploy context;
-- the two Pulumi CI accounts (pulumi_ci_identity.py).
-
-One provider serves all three: its condition admits the union of their contexts (wif.py).
+Other accounts federate through the same pool (PulumiCiIdentity, pulumi_ci_identity.py): one provider serves them
+all, so its condition admits the union of their contexts (wif.py), which the caller passes in.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -17,11 +17,12 @@ import pulumi_gcp as gcp
 from catalogs.github_subjects import GithubRepository
 
 from .federated_account import FederatedAccountSpec, create_federated_account
-from .pulumi_ci_identity import PulumiCiIdentityArgs, create_pulumi_ci_identities, pulumi_ci_contexts
-from .wif import GITHUB_ISSUER, app_deploy_contexts, attribute_condition, attribute_mapping
+from .wif import GITHUB_ISSUER, TokenContext, app_deploy_contexts, attribute_condition, attribute_mapping
 
-# The type token predates the Pulumi CI accounts; it stays, since renaming it would replace every child (URNs).
-TYPE_TOKEN = "ai-serving:gcp:GithubDeployIdentity"
+TYPE_TOKEN = "ai-serving:gcp:GithubWorkloadIdentity"
+# The type until the Pulumi CI accounts moved out into PulumiCiIdentity (issue 8). The alias lets a stack created
+# under the old type keep this component and its children (their aliases derive from it) instead of replacing them.
+FORMER_TYPE_TOKEN = "ai-serving:gcp:GithubDeployIdentity"
 
 
 @dataclass(frozen=True)
@@ -33,22 +34,26 @@ class GithubWorkloadIdentityArgs:
     # App deploys (SSH over IAP): the ref and/or GitHub environment their jobs run in.
     app_deploy_ref: str | None
     app_deploy_environment: str | None
-    pulumi_ci: PulumiCiIdentityArgs
+    # The contexts of the other accounts federated through this pool (the Pulumi CI accounts): the provider admits
+    # them as well as the app deploy's.
+    other_account_contexts: Sequence[TokenContext]
     provider_id: str = "github-actions"
     # A deleted pool or provider id stays reserved for 30 days: protect them in production.
     protect: bool = False
 
 
 class GithubWorkloadIdentity(pulumi.ComponentResource):
+    # The pool's full resource name (projects/NUM/locations/global/workloadIdentityPools/ID), which federated
+    # principals are named under.
+    pool_name: pulumi.Output[str]
     provider_name: pulumi.Output[str]
     app_deploy_email: pulumi.Output[str]
     app_deploy_member: pulumi.Output[str]
     app_deploy_unique_id: pulumi.Output[str]
-    pulumi_preview_email: pulumi.Output[str]
-    pulumi_deploy_email: pulumi.Output[str]
 
     def __init__(self, name: str, args: GithubWorkloadIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(TYPE_TOKEN, name, None, opts)
+        renamed = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=FORMER_TYPE_TOKEN)])
+        super().__init__(TYPE_TOKEN, name, None, pulumi.ResourceOptions.merge(opts, renamed))
         kept = pulumi.ResourceOptions(parent=self, protect=args.protect)
         repo = args.repository
         app_contexts = app_deploy_contexts(repo, ref=args.app_deploy_ref, environment=args.app_deploy_environment)
@@ -68,7 +73,7 @@ class GithubWorkloadIdentity(pulumi.ComponentResource):
             display_name="GitHub Actions OIDC",
             description=f"Tokens of {repo.full_name} for previews and deploys",
             attribute_mapping=attribute_mapping(),
-            attribute_condition=attribute_condition(repo, [*pulumi_ci_contexts(repo, args.pulumi_ci), *app_contexts]),
+            attribute_condition=attribute_condition(repo, [*args.other_account_contexts, *app_contexts]),
             # No allowed_audiences: google-github-actions/auth requests the provider's own resource name, the default.
             oidc=gcp.iam.WorkloadIdentityPoolProviderOidcArgs(issuer_uri=GITHUB_ISSUER),
             opts=kept,
@@ -84,23 +89,14 @@ class GithubWorkloadIdentity(pulumi.ComponentResource):
             project=args.project,
             pool_name=pool.name,
             contexts=app_contexts,
-            parent=self,
-        )
-        pulumi_ci = create_pulumi_ci_identities(
-            name, args.pulumi_ci, project=args.project, repository=repo, pool_name=pool.name, parent=self
+            child_options=lambda _name: pulumi.ResourceOptions(parent=self),
         )
 
+        self.pool_name = pool.name
         self.provider_name = provider.name
         self.app_deploy_email = app.email
         self.app_deploy_member = app.member
         self.app_deploy_unique_id = app.unique_id
-        self.pulumi_preview_email = pulumi_ci.preview.email
-        self.pulumi_deploy_email = pulumi_ci.deploy.email
         self.register_outputs(
-            {
-                "providerName": self.provider_name,
-                "serviceAccountEmail": self.app_deploy_email,
-                "pulumiPreviewServiceAccountEmail": self.pulumi_preview_email,
-                "pulumiDeployServiceAccountEmail": self.pulumi_deploy_email,
-            }
+            {"poolName": self.pool_name, "providerName": self.provider_name, "serviceAccountEmail": self.app_deploy_email}
         )

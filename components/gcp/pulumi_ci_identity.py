@@ -1,7 +1,7 @@
-"""The two identities that run Pulumi from GitHub Actions in the stack's GCP project, next to the app deploy
-account in the same pool: `<prefix>-pulumi-preview` (pull requests and the drift check, read-only) and
-`<prefix>-pulumi-deploy` (`pulumi up` in the GitHub environment of the stack). Which workflows may impersonate each
-is decided here; what each may do in the project, in pulumi_roles.py.
+"""`PulumiCiIdentity`: the two identities that run Pulumi from GitHub Actions in the stack's GCP project, federated
+through the pool of GithubWorkloadIdentity: `<prefix>-pulumi-preview` (pull requests and the drift check,
+read-only) and `<prefix>-pulumi-deploy` (`pulumi up` in the GitHub environment of the stack). Which workflows may
+impersonate each is decided here; what each may do in the project, in pulumi_roles.py.
 """
 
 from __future__ import annotations
@@ -13,14 +13,22 @@ import pulumi
 import pulumi_gcp as gcp
 
 from catalogs.github_subjects import GithubRepository, environment_subject, pull_request_subject, ref_subject
+from components.moved_children import MovedChildren, moved_child_aliases
 
 from .federated_account import FederatedAccountSpec, create_federated_account
 from .pulumi_roles import PROJECT_IAM_ADMIN_ROLE, PULUMI_DEPLOY_ROLES, PULUMI_PREVIEW_ROLES, grant_limit_condition
 from .wif import TokenContext
 
+TYPE_TOKEN = "ai-serving:gcp:PulumiCiIdentity"
+
 
 @dataclass(frozen=True)
 class PulumiCiIdentityArgs:
+    project: str
+    repository: GithubRepository
+    # The workload identity pool's full resource name (GithubWorkloadIdentity.pool_name); its provider must admit
+    # pulumi_ci_contexts.
+    pool_name: pulumi.Input[str]
     # The Pulumi stack; also the GitHub environment whose jobs run `pulumi up`.
     stack: str
     main_branch: str
@@ -28,12 +36,8 @@ class PulumiCiIdentityArgs:
     deploy_account_id: str
     # Every role the stack grants on the project: all `pulumi up` from CI may grant or revoke there.
     grantable_project_roles: Sequence[str]
-
-
-@dataclass(frozen=True)
-class PulumiCiAccounts:
-    preview: gcp.serviceaccount.Account
-    deploy: gcp.serviceaccount.Account
+    # Set when these resources were children of another component in existing stacks: each gets an alias there.
+    moved_from: MovedChildren | None = None
 
 
 def pulumi_preview_contexts(repo: GithubRepository, main_branch: str) -> list[TokenContext]:
@@ -48,74 +52,74 @@ def pulumi_deploy_contexts(repo: GithubRepository, stack: str, main_branch: str)
     return [TokenContext(environment_subject(repo, stack), f"refs/heads/{main_branch}")]
 
 
-def pulumi_ci_contexts(repo: GithubRepository, args: PulumiCiIdentityArgs) -> list[TokenContext]:
-    """Every context either Pulumi identity trusts, previews first: what the provider must admit for them."""
-    return [*pulumi_preview_contexts(repo, args.main_branch), *pulumi_deploy_contexts(repo, args.stack, args.main_branch)]
+def pulumi_ci_contexts(repo: GithubRepository, *, stack: str, main_branch: str) -> list[TokenContext]:
+    """Every context either Pulumi identity trusts, previews first: what the pool's provider must admit for them."""
+    return [*pulumi_preview_contexts(repo, main_branch), *pulumi_deploy_contexts(repo, stack, main_branch)]
 
 
-def create_pulumi_ci_identities(
-    name: str,
-    args: PulumiCiIdentityArgs,
-    *,
-    project: str,
-    repository: GithubRepository,
-    pool_name: pulumi.Output[str],
-    parent: pulumi.Resource,
-) -> PulumiCiAccounts:
-    """Both accounts, their workloadIdentityUser bindings and their project roles (the deploy account's IAM admin
-    role limited to the roles the stack grants)."""
-    child = pulumi.ResourceOptions(parent=parent)
-    preview = create_federated_account(
-        FederatedAccountSpec(
-            account_name=f"{name}-pulumi-preview-sa",
-            binding_name=f"{name}-pulumi-preview-wif-user",
-            account_id=args.preview_account_id,
-            display_name=f"pulumi preview of {args.stack} (read-only)",
-            description=f"Pull requests and the drift check of {repository.full_name}; read-only; no keys.",
-        ),
-        project=project,
-        pool_name=pool_name,
-        contexts=pulumi_preview_contexts(repository, args.main_branch),
-        parent=parent,
-    )
-    deploy = create_federated_account(
-        FederatedAccountSpec(
-            account_name=f"{name}-pulumi-deploy-sa",
-            binding_name=f"{name}-pulumi-deploy-wif-user",
-            account_id=args.deploy_account_id,
-            display_name=f"pulumi up of {args.stack}",
-            description=f"Jobs in the GitHub environment {args.stack} of {repository.full_name} on {args.main_branch}; no keys.",
-        ),
-        project=project,
-        pool_name=pool_name,
-        contexts=pulumi_deploy_contexts(repository, args.stack, args.main_branch),
-        parent=parent,
-    )
+class PulumiCiIdentity(pulumi.ComponentResource):
+    preview_email: pulumi.Output[str]
+    deploy_email: pulumi.Output[str]
 
-    def project_role(
-        account_label: str, account: gcp.serviceaccount.Account, role: str, condition: gcp.projects.IAMMemberConditionArgs | None = None
-    ) -> None:
-        gcp.projects.IAMMember(
-            f"{name}-{account_label}-{role.split('/')[-1].replace('.', '-')}",
-            project=project,
-            role=role,
-            member=account.member,
-            condition=condition,
-            opts=child,
+    def __init__(self, name: str, args: PulumiCiIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        """Both accounts, their workloadIdentityUser bindings and their project roles (the deploy account's IAM admin
+        role limited to the roles the stack grants)."""
+        super().__init__(TYPE_TOKEN, name, None, opts)
+
+        def child(logical_name: str) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, aliases=moved_child_aliases(args.moved_from, name, logical_name))
+
+        repo = args.repository
+        preview = create_federated_account(
+            FederatedAccountSpec(
+                account_name=f"{name}-preview-sa",
+                binding_name=f"{name}-preview-wif-user",
+                account_id=args.preview_account_id,
+                display_name=f"pulumi preview of {args.stack} (read-only)",
+                description=f"Pull requests and the drift check of {repo.full_name}; read-only; no keys.",
+            ),
+            project=args.project,
+            pool_name=args.pool_name,
+            contexts=pulumi_preview_contexts(repo, args.main_branch),
+            child_options=child,
+        )
+        deploy = create_federated_account(
+            FederatedAccountSpec(
+                account_name=f"{name}-deploy-sa",
+                binding_name=f"{name}-deploy-wif-user",
+                account_id=args.deploy_account_id,
+                display_name=f"pulumi up of {args.stack}",
+                description=f"Jobs in the GitHub environment {args.stack} of {repo.full_name} on {args.main_branch}; no keys.",
+            ),
+            project=args.project,
+            pool_name=args.pool_name,
+            contexts=pulumi_deploy_contexts(repo, args.stack, args.main_branch),
+            child_options=child,
         )
 
-    for role in PULUMI_PREVIEW_ROLES:
-        project_role("pulumi-preview", preview, role)
-    for role in PULUMI_DEPLOY_ROLES:
-        project_role("pulumi-deploy", deploy, role)
-    project_role(
-        "pulumi-deploy",
-        deploy,
-        PROJECT_IAM_ADMIN_ROLE,
-        gcp.projects.IAMMemberConditionArgs(
-            title="stack-roles-only",
-            description="May grant and revoke only the roles this stack grants on the project.",
-            expression=grant_limit_condition(args.grantable_project_roles),
-        ),
-    )
-    return PulumiCiAccounts(preview, deploy)
+        def project_role(
+            account_label: str, account: gcp.serviceaccount.Account, role: str, condition: gcp.projects.IAMMemberConditionArgs | None = None
+        ) -> None:
+            logical_name = f"{name}-{account_label}-{role.split('/')[-1].replace('.', '-')}"
+            gcp.projects.IAMMember(
+                logical_name, project=args.project, role=role, member=account.member, condition=condition, opts=child(logical_name)
+            )
+
+        for role in PULUMI_PREVIEW_ROLES:
+            project_role("preview", preview, role)
+        for role in PULUMI_DEPLOY_ROLES:
+            project_role("deploy", deploy, role)
+        project_role(
+            "deploy",
+            deploy,
+            PROJECT_IAM_ADMIN_ROLE,
+            gcp.projects.IAMMemberConditionArgs(
+                title="stack-roles-only",
+                description="May grant and revoke only the roles this stack grants on the project.",
+                expression=grant_limit_condition(args.grantable_project_roles),
+            ),
+        )
+
+        self.preview_email = preview.email
+        self.deploy_email = deploy.email
+        self.register_outputs({"previewServiceAccountEmail": self.preview_email, "deployServiceAccountEmail": self.deploy_email})

@@ -1,5 +1,5 @@
 """Workload Identity Federation for GitHub Actions: which tokens the pool's provider admits and which federated
-identity each binding names. Pure decisions; github_workload_identity.py registers them.
+identity each binding names. Pure decisions; github_workload_identity.py and pulumi_ci_identity.py register them.
 
 | Service account | Impersonated by (exact GitHub `sub`, plus ref where noted) | Does |
 | --- | --- | --- |

@@ -1,6 +1,6 @@
 """`ai-serving:gcp` (with `ai-serving:github`) → the Args of the GCP components: the network, the GitHub workload
-identity (app deploy and Pulumi CI accounts), and the GPU VMs. Pure functions; outputs of other components come
-in as arguments, and infra/program.py decides which component gets whose."""
+identity (pool, provider, app deploy account), the Pulumi CI accounts, and the GPU VMs. Pure functions; outputs of
+other components come in as arguments, and infra/program.py decides which component gets whose."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import pulumi
 
 from catalogs.gcp_machines import GpuShape
 from components.gcp.deploy_access import DeployAccess
-from components.gcp.github_workload_identity import GithubWorkloadIdentityArgs
+from components.gcp.github_workload_identity import FORMER_TYPE_TOKEN, GithubWorkloadIdentityArgs
 from components.gcp.gpu_vm import project_roles_granted
 from components.gcp.gpu_vm_args import AppSpec, DiskSpec, GpuVmArgs, ManagedGroupSpec
 from components.gcp.network import GcpNetworkArgs
-from components.gcp.pulumi_ci_identity import PulumiCiIdentityArgs
+from components.gcp.pulumi_ci_identity import PulumiCiIdentityArgs, pulumi_ci_contexts
+from components.moved_children import MovedChildren
 from infra.args.aws import github_repository
 from infra.config.aws import GithubConfig
 from infra.config.gcp import GcpConfig
@@ -34,21 +35,41 @@ def github_workload_identity_args(
     gcp: GcpConfig, github: GithubConfig, *, project: str, stack: str, protect: bool
 ) -> GithubWorkloadIdentityArgs:
     prefix = gcp.name_prefix
+    repository = github_repository(github)
     return GithubWorkloadIdentityArgs(
         project=project,
         pool_id=f"{prefix}-github",
-        repository=github_repository(github),
+        repository=repository,
         app_deploy_account_id=f"{prefix}-deploy",
         app_deploy_ref=app_deploy_token_ref(gcp, github),
         app_deploy_environment=gcp.deploy.github_environment,
-        pulumi_ci=PulumiCiIdentityArgs(
-            stack=stack,
-            main_branch=github.main_branch,
-            preview_account_id=f"{prefix}-pulumi-preview",
-            deploy_account_id=f"{prefix}-pulumi-deploy",
-            grantable_project_roles=project_roles_granted(project, prefix),
-        ),
+        # The Pulumi CI accounts (pulumi_ci_identity_args) federate through the same pool and provider.
+        other_account_contexts=pulumi_ci_contexts(repository, stack=stack, main_branch=github.main_branch),
         protect=protect,
+    )
+
+
+# The Pulumi CI accounts, their project roles and bindings were children of the GitHub workload identity (instance
+# "gcp-deploy", then of type ai-serving:gcp:GithubDeployIdentity, names "gcp-deploy-pulumi-…") until issue 8 moved
+# them into PulumiCiIdentity. The aliases move their state instead of replacing them; remove this (and
+# `moved_from`) once every stack has been updated once.
+PULUMI_CI_MOVED_FROM = MovedChildren(old_parent_type=FORMER_TYPE_TOKEN, old_parent_name="gcp-deploy", old_name_prefix="gcp-deploy-pulumi")
+
+
+def pulumi_ci_identity_args(
+    gcp: GcpConfig, github: GithubConfig, *, project: str, stack: str, pool_name: pulumi.Input[str]
+) -> PulumiCiIdentityArgs:
+    prefix = gcp.name_prefix
+    return PulumiCiIdentityArgs(
+        project=project,
+        repository=github_repository(github),
+        pool_name=pool_name,
+        stack=stack,
+        main_branch=github.main_branch,
+        preview_account_id=f"{prefix}-pulumi-preview",
+        deploy_account_id=f"{prefix}-pulumi-deploy",
+        grantable_project_roles=project_roles_granted(project, prefix),
+        moved_from=PULUMI_CI_MOVED_FROM,
     )
 
 
