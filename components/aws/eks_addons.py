@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.moved_children import MovedChildren, moved_child_aliases
+
 
 @dataclass(frozen=True)
 class EksAddonsArgs:
@@ -20,8 +22,8 @@ class EksAddonsArgs:
     # The node group(s) the add-ons' pods run on.
     depends_on: Sequence[pulumi.Resource]
     tags: dict[str, str] = field(default_factory=dict)
-    # Where CoreDNS's state lived before (a Pulumi alias): the add-on then moves there without being replaced.
-    coredns_aliases: Sequence[pulumi.Alias] = ()
+    # Where the add-ons were declared before, so their state moves here instead of being replaced.
+    moved_from: MovedChildren | None = None
 
 
 class EksAddons(pulumi.ComponentResource):
@@ -30,14 +32,17 @@ class EksAddons(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EksAddonsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ai-serving:aws:EksAddons", name, None, opts)
+        coredns_name = f"{name}-coredns"
         coredns = aws.eks.Addon(
-            f"{name}-coredns",
+            coredns_name,
             cluster_name=args.cluster_name,
             addon_name="coredns",
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on), aliases=list(args.coredns_aliases)),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=list(args.depends_on), aliases=moved_child_aliases(args.moved_from, name, coredns_name)
+            ),
         )
         self.ready = [coredns]
         self.register_outputs({"coredns": coredns.arn})

@@ -32,6 +32,7 @@ from components.aws.node_groups import (
 )
 from components.aws.stack_names import stack_name_prefix
 from components.k8s.gpu_addons import GpuAddonsArgs
+from components.moved_children import MovedChildren
 from infra.config import StackConfig
 from infra.config.aws import ClusterConfig, GithubConfig, GpuNodeGroupConfig, PulumiStateBackendConfig, SystemNodeGroupConfig
 
@@ -160,14 +161,17 @@ def node_groups_args(cfg: StackConfig, stack: AwsStack, network: Network, cluste
     )
 
 
+# CoreDNS was a child of NodeGroups ("nodes", named "nodes-coredns") until issue 8 moved it into EksAddons. The alias
+# moves its state instead of replacing the add-on; remove this (and `moved_from`) once every stack has been updated once.
+COREDNS_MOVED_FROM = MovedChildren(old_parent_type="ai-serving:aws:NodeGroups", old_parent_name="nodes", old_name_prefix="nodes")
+
+
 def eks_addons_args(cfg: StackConfig, cluster: EksCluster, node_groups: NodeGroups) -> EksAddonsArgs:
     return EksAddonsArgs(
         cluster_name=cluster.cluster_name,
         depends_on=node_groups.ready,
         tags=platform_tags(cfg),
-        # CoreDNS was a child of NodeGroups ("nodes-coredns") until the layers refactor (issue 8): the alias moves
-        # its state without replacing the add-on. Keep it until every stack has been updated once.
-        coredns_aliases=[pulumi.Alias(name="nodes-coredns", parent=node_groups)],
+        moved_from=COREDNS_MOVED_FROM,
     )
 
 
