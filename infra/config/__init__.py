@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError
 from .aws import ClusterConfig, EcrConfig, GithubConfig, GpuNodeGroupConfig, NetworkConfig
 from .base import NAMESPACE, ConfigError, ConfigProblem, StrictModel, key_path, problems_from_validation_error
 from .delivery import ArgoCdConfig, ModelGateConfig, argocd_problems, model_gate_problems
+from .edge import EDGE_API_KEYS_CONFIG_KEY, EdgeConfig, edge_problems
 from .gcp import APP_ENV_SECRET_KEY, GcpConfig, gcp_problems
 from .serving import SERVING_SECRET_KEYS, ModelConfig, ServingConfig
 from .serving_rules import serving_problems
@@ -26,7 +27,7 @@ __all__ = ["SECRET_KEYS", "ConfigError", "ConfigProblem", "StackConfig", "load_s
 
 # Keys set with `pulumi config set --secret`. They are read with pulumi.Config.require_secret where used, never
 # parsed into StackConfig, so their values stay wrapped as secrets end to end.
-SECRET_KEYS: frozenset[str] = SERVING_SECRET_KEYS | {APP_ENV_SECRET_KEY}
+SECRET_KEYS: frozenset[str] = SERVING_SECRET_KEYS | {APP_ENV_SECRET_KEY, EDGE_API_KEYS_CONFIG_KEY}
 
 
 class StackConfig(StrictModel):
@@ -46,6 +47,8 @@ class StackConfig(StrictModel):
     # Serving layer: cluster add-ons (unset: not installed) and the served models.
     serving: ServingConfig | None = None
     models: list[ModelConfig] = []
+    # The authenticated HTTPS endpoint in front of the models (unset: none).
+    edge: EdgeConfig | None = None
     # GCP GPU VM path: unset or enabled: false means no GCP resources.
     gcp: GcpConfig | None = None
 
@@ -115,6 +118,7 @@ CROSS_FIELD_CHECKS: list[Callable[[StackConfig, Environment], list[ConfigProblem
     _aws_platform_problems,
     _delivery_problems,
     serving_problems,
+    edge_problems,
     gcp_problems,
 ]
 
