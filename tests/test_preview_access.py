@@ -1,4 +1,5 @@
 import pulumi_kubernetes as kubernetes
+import pytest
 
 from components.aws.eks_cluster import PREVIEW_GROUP
 from components.k8s.preview_access import (
@@ -60,3 +61,17 @@ def test_rbac_is_granted_only_after_the_guard_exists() -> None:
     assert guard.urn in role.dependencies
     assert guard.urn in binding.dependencies
     assert one(ev, "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy").urn in guard.dependencies
+
+
+def test_optional_components_add_their_api_groups_to_the_dry_run_rule() -> None:
+    [rule, *_] = preview_cluster_role(["gateway.networking.k8s.io", "gateway.envoyproxy.io"])["rules"]
+    assert rule["apiGroups"][-2:] == ["gateway.networking.k8s.io", "gateway.envoyproxy.io"]
+    assert rule["verbs"] == ["create", "patch", "update"]
+
+
+def test_admission_policies_can_never_be_added() -> None:
+    def program() -> None:
+        PreviewAccess("ci-preview", kubernetes.Provider("k8s", kubeconfig="{}"), extra_api_groups=["admissionregistration.k8s.io"])
+
+    with pytest.raises(Exception, match="may not write admission policies"):
+        run(program)

@@ -260,6 +260,18 @@ def test_network_policy_opens_the_api_port_to_named_namespaces_only() -> None:
     assert https["ports"] == [{"protocol": "TCP", "port": 443}] and "169.254.169.254/32" in https["to"][0]["ipBlock"]["except"]
 
 
+def test_network_policy_admits_given_pods_of_other_namespaces_only_by_their_labels() -> None:
+    proxies = objects.PodPeer("envoy-gateway-system", {"app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy"})
+    [ingress] = objects.network_policy(_spec(), NS, "monitoring", [], [proxies])["spec"]["ingress"]
+    peer = ingress["from"][-1]
+    # Both selectors in one peer: those pods of that namespace, not the whole namespace nor such pods anywhere.
+    assert peer == {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "envoy-gateway-system"}},
+        "podSelector": {"matchLabels": proxies.labels},
+    }
+    assert ingress["ports"] == [{"protocol": "TCP", "port": 8000}]
+
+
 def test_services_select_all_model_pods() -> None:
     spec = _spec()
     for role in ("all", "stable", "canary"):

@@ -10,6 +10,7 @@ verbs on admissionregistration.k8s.io at all (it could otherwise switch the guar
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -39,7 +40,7 @@ PREVIEW_WRITE_API_GROUPS = (
 )
 
 
-def preview_cluster_role() -> dict[str, Any]:
+def preview_cluster_role(extra_api_groups: Sequence[str] = ()) -> dict[str, Any]:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
@@ -52,7 +53,7 @@ def preview_cluster_role() -> dict[str, Any]:
             },
         },
         "rules": [
-            {"apiGroups": list(PREVIEW_WRITE_API_GROUPS), "resources": ["*"], "verbs": DRY_RUN_VERBS},
+            {"apiGroups": [*PREVIEW_WRITE_API_GROUPS, *extra_api_groups], "resources": ["*"], "verbs": DRY_RUN_VERBS},
             # Dry runs of Roles and bindings pass RBAC's escalation check only with bind/escalate.
             {
                 "apiGroups": ["rbac.authorization.k8s.io"],
@@ -126,7 +127,13 @@ def dry_run_only_binding() -> dict[str, Any]:
 
 
 class PreviewAccess(pulumi.ComponentResource):
-    def __init__(self, name: str, k8s_provider: kubernetes.Provider, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, k8s_provider: kubernetes.Provider, extra_api_groups: Sequence[str] = (), opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        """`extra_api_groups`: groups of the kinds optional components add (the edge's Gateway API, Envoy and
+        inference kinds); never admissionregistration.k8s.io."""
+        if "admissionregistration.k8s.io" in extra_api_groups:
+            raise ValueError("the preview group may not write admission policies: it could switch its own guard off")
         super().__init__("ai-serving:k8s:PreviewAccess", name, None, opts)
         k8s = pulumi.ResourceOptions(parent=self, provider=k8s_provider)
         # The guard first: RBAC must never grant the verbs while nothing rejects non-dry-run requests.
@@ -141,7 +148,7 @@ class PreviewAccess(pulumi.ComponentResource):
             spec=binding["spec"],
             opts=pulumi.ResourceOptions(parent=self, provider=k8s_provider, depends_on=[guard]),
         )
-        role = preview_cluster_role()
+        role = preview_cluster_role(extra_api_groups)
         cluster_role = kubernetes.rbac.v1.ClusterRole(
             f"{name}-dry-run",
             metadata=role["metadata"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,10 +190,24 @@ def pdb(model: VllmModel, namespace: str) -> dict[str, Any]:
     }
 
 
-def network_policy(model: VllmModel, namespace: str, monitoring_namespace: str, client_namespaces: list[str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class PodPeer:
+    """Pods of another namespace that may call the model's API port (e.g. the edge's Envoy proxies)."""
+
+    namespace: str
+    labels: dict[str, str]
+
+
+def network_policy(
+    model: VllmModel, namespace: str, monitoring_namespace: str, client_namespaces: list[str], pod_peers: Sequence[PodPeer] = ()
+) -> dict[str, Any]:
     peers: list[dict[str, Any]] = [{"podSelector": {}}]
     peers += [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}} for ns in [monitoring_namespace, *client_namespaces]
+    ]
+    peers += [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": p.namespace}}, "podSelector": {"matchLabels": dict(p.labels)}}
+        for p in pod_peers
     ]
     return {
         "apiVersion": "networking.k8s.io/v1",
@@ -201,7 +216,8 @@ def network_policy(model: VllmModel, namespace: str, monitoring_namespace: str, 
         "spec": {
             "podSelector": {"matchLabels": selector_labels(model)},
             "policyTypes": ["Ingress", "Egress"],
-            # The API port only: from this namespace, Prometheus, and the listed client namespaces.
+            # The API port only: from this namespace (the edge's endpoint pickers run here), Prometheus, the listed client
+            # namespaces and the given pods (the edge's proxies).
             "ingress": [{"from": peers, "ports": [{"protocol": "TCP", "port": HTTP_PORT}]}],
             "egress": [
                 {

@@ -42,6 +42,8 @@ class VllmServiceArgs:
     prometheus_url: str
     monitoring_namespace: str
     client_namespaces: list[str] = field(default_factory=list)
+    # Pods of other namespaces that may call the model (the edge's Envoy proxies).
+    pod_peers: Sequence[objects.PodPeer] = ()
     # Secret (key "token") in `namespace` with the Hugging Face token; None for S3 weights.
     hf_token_secret: str | None = None
     # Required when the model comes from S3.
@@ -102,7 +104,7 @@ class VllmService(pulumi.ComponentResource):
 
         pdb = objects.pdb(model, ns)
         k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=pdb["metadata"], spec=pdb["spec"], opts=child)
-        netpol = objects.network_policy(model, ns, args.monitoring_namespace, list(args.client_namespaces))
+        netpol = objects.network_policy(model, ns, args.monitoring_namespace, list(args.client_namespaces), args.pod_peers)
         k8s.networking.v1.NetworkPolicy(f"{name}-netpol", metadata=netpol["metadata"], spec=netpol["spec"], opts=child)
 
         template = analysis_template(model, names.analysis_template, ns, objects.common_labels(model), args.prometheus_url)
