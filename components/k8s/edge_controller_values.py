@@ -97,7 +97,8 @@ def external_dns_values(
         "txtOwnerId": cluster_name,
         "domainFilters": [zone_name],
         # Only this zone, even if another zone (public and private of the same name) matches the domain filter.
-        "extraArgs": [f"--zone-id-filter={zone_id}"],
+        # The map form (flag name -> value, rendered `--zone-id-filter=<id>`): the chart's default shape.
+        "extraArgs": {"zone-id-filter": zone_id},
         "env": [{"name": "AWS_DEFAULT_REGION", "value": region}],
         "serviceAccount": {
             "create": True,
