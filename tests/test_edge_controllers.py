@@ -76,7 +76,7 @@ def _named(ev: ProgramEvaluation, typ: str, name: str) -> RecordedResource:
 
 @pytest.mark.parametrize(
     ("role", "service_account"),
-    [("edge-load-balancer-controller", "aws-load-balancer-controller"), ("edge-external-dns", "external-dns")],
+    [("edge-lbc", "aws-load-balancer-controller"), ("edge-external-dns", "external-dns")],
 )
 def test_each_role_trusts_only_its_service_account(controllers: ProgramEvaluation, role: str, service_account: str) -> None:
     trust = json.loads(inputs(_named(controllers, "aws:iam/role:Role", role))["assumeRolePolicy"])
@@ -91,7 +91,7 @@ def test_each_role_trusts_only_its_service_account(controllers: ProgramEvaluatio
 @pytest.mark.parametrize(
     ("chart", "service_account", "role"),
     [
-        (LOAD_BALANCER_CONTROLLER.name, "aws-load-balancer-controller", "edge-load-balancer-controller"),
+        (LOAD_BALANCER_CONTROLLER.name, "aws-load-balancer-controller", "edge-lbc"),
         (EXTERNAL_DNS.name, "external-dns", "edge-external-dns"),
     ],
 )
@@ -205,7 +205,7 @@ def test_pinning_keeps_the_other_conditions_of_a_statement() -> None:
 
 
 def test_lbc_role_carries_the_pinned_policy(controllers: ProgramEvaluation) -> None:
-    policy = inputs(_named(controllers, "aws:iam/rolePolicy:RolePolicy", "edge-load-balancer-controller"))["policy"]
+    policy = inputs(_named(controllers, "aws:iam/rolePolicy:RolePolicy", "edge-lbc"))["policy"]
     assert json.loads(policy) == lbc_policy(CLUSTER)
 
 

@@ -63,8 +63,10 @@ class EdgeControllers(pulumi.ComponentResource):
     def __init__(self, name: str, args: EdgeControllersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ai-serving:k8s:EdgeControllers", name, None, opts)
 
+        # Short logical names: the stack's autonaming (`<project>-<stack>-<name>-<7 hex>`) must keep IAM role
+        # names within AWS's 64 characters.
         lbc_role = self._role(
-            f"{name}-load-balancer-controller",
+            f"{name}-lbc",
             args,
             LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT,
             "AWS Load Balancer Controller: load balancers and security groups tagged for this cluster",
@@ -75,7 +77,7 @@ class EdgeControllers(pulumi.ComponentResource):
                 cluster_name=v[0], region=args.region, vpc_id=v[1], role_arn=v[2], node_selector=args.system_node_selector, tags=args.tags
             )
         )
-        lbc = self._release(f"{name}-load-balancer-controller", LOAD_BALANCER_CONTROLLER, lbc_values, [lbc_role.policy, *args.depends_on])
+        lbc = self._release(f"{name}-lbc", LOAD_BALANCER_CONTROLLER, lbc_values, [lbc_role.policy, *args.depends_on])
 
         dns_role = self._role(
             f"{name}-external-dns",
