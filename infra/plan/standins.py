@@ -125,6 +125,29 @@ def _eks_node_group(ctx: Context, name: str, inputs: dict[str, Any]) -> dict[str
     }
 
 
+def _acm_certificate(ctx: Context, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    # ACM answers one DNS validation record per name: a CNAME `_<hex>.<name>.` -> `_<hex>.acm-validations.aws.`.
+    domains = [inputs.get("domainName", name), *inputs.get("subjectAlternativeNames", [])]
+    options = [
+        {
+            "domainName": domain,
+            "resourceRecordName": f"_{stable_hex('acm-validation-name', domain, length=32)}.{domain.removeprefix('*.')}.",
+            "resourceRecordType": "CNAME",
+            "resourceRecordValue": f"_{stable_hex('acm-validation-value', domain, length=32)}.acm-validations.aws.",
+        }
+        for domain in domains
+    ]
+    return {
+        "arn": f"arn:aws:acm:{ctx.region}:{ACCOUNT_ID}:certificate/{stable_uuid('aws:acm/certificate:Certificate', name)}",
+        "domainValidationOptions": options,
+    }
+
+
+def _route53_record(ctx: Context, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    # Route 53 reports the record's name as a lowercase FQDN without the trailing dot.
+    return {"fqdn": str(inputs.get("name", name)).rstrip(".").lower()}
+
+
 def _launch_template(ctx: Context, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"latestVersion": 1, "defaultVersion": 1}
 
@@ -136,6 +159,8 @@ _COMPUTED: dict[str, ComputedRule] = {
     "eks:index:Cluster": _eks_cluster,
     "aws:eks/nodeGroup:NodeGroup": _eks_node_group,
     "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
+    "aws:acm/certificate:Certificate": _acm_certificate,
+    "aws:route53/record:Record": _route53_record,
     **GCP_COMPUTED,
 }
 
