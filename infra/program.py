@@ -9,6 +9,7 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.aws.ecr import ImageRepository
+from components.aws.edge_certificate import EdgeCertificate
 from components.aws.eks_addons import EksAddons
 from components.aws.eks_cluster import EksCluster, kubernetes_provider
 from components.aws.github_ci_identity import GithubCiIdentity
@@ -20,6 +21,8 @@ from components.gcp.gpu_vm import GpuVm
 from components.gcp.network import GcpNetwork
 from components.gcp.pulumi_ci_identity import PulumiCiIdentity
 from components.k8s.argocd import ArgoCd
+from components.k8s.edge_controllers import EdgeControllers
+from components.k8s.edge_gateway import ServingEdge
 from components.k8s.gpu_addons import GpuAddons
 from components.k8s.preview_access import PreviewAccess
 from components.k8s.serving_addons import ServingAddons
@@ -35,9 +38,18 @@ from infra.args.aws import (
     node_groups_args,
 )
 from infra.args.delivery import argocd_args
+from infra.args.edge import (
+    edge_certificate_args,
+    edge_controllers_args,
+    edge_pod_peers,
+    enabled_edge,
+    preview_api_groups,
+    serving_edge_args,
+)
 from infra.args.gcp import gcp_network_args, github_workload_identity_args, gpu_vm_args, pulumi_ci_identity_args
 from infra.args.serving import serving_addons_args, vllm_service_args
 from infra.config import StackConfig, load_stack_config, read_pulumi_config
+from infra.config.edge import EDGE_API_KEYS_CONFIG_KEY
 from infra.config.gcp import APP_ENV_SECRET_KEY
 from infra.config.serving import DISCORD_WEBHOOK_CONFIG_KEY, HF_TOKEN_CONFIG_KEY
 from infra.pulumi_sdk import stack_config_values
@@ -51,6 +63,9 @@ class AwsPlatform:
     # Kubernetes workloads wait for these so a chart's pods have nodes to run on.
     nodes_ready: Sequence[pulumi.Resource]
     irsa: IrsaTrust
+    region: str
+    vpc_id: pulumi.Output[str]
+    cluster_name: pulumi.Output[str]
 
 
 def main() -> None:
@@ -61,7 +76,8 @@ def main() -> None:
 
 def build(cfg: StackConfig) -> None:
     platform = build_aws_platform(cfg)
-    build_serving(cfg, platform)
+    serving = build_serving(cfg, platform)
+    build_edge(cfg, platform, serving)
     build_gcp(cfg)
     build_delivery(cfg, platform)
 
@@ -81,7 +97,7 @@ def build_aws_platform(cfg: StackConfig) -> AwsPlatform:
     # Kubernetes workloads wait for these: nodes to run on and cluster DNS.
     nodes_ready = [*node_groups.ready, *eks_addons.ready]
     gpu_addons = GpuAddons("gpu-addons", gpu_addons_args(cfg, stack, cluster, k8s_provider, nodes_ready))
-    PreviewAccess("ci-preview", k8s_provider)
+    PreviewAccess("ci-preview", k8s_provider, preview_api_groups(cfg))
     image_repository = ImageRepository("ecr", image_repository_args(cfg, stack, ci, node_groups))
     pulumi.export("imageRepositoryUrl", image_repository.repository_url)
     pulumi.export("imageRepositoryArn", image_repository.repository_arn)
@@ -98,26 +114,69 @@ def build_aws_platform(cfg: StackConfig) -> AwsPlatform:
         k8s_provider=k8s_provider,
         nodes_ready=nodes_ready,
         irsa=IrsaTrust(cluster.oidc_provider_arn, cluster.oidc_provider_url),
+        region=stack.region,
+        vpc_id=network.vpc_id,
+        cluster_name=cluster.cluster_name,
     )
 
 
-def build_serving(cfg: StackConfig, platform: AwsPlatform) -> None:
+def build_serving(cfg: StackConfig, platform: AwsPlatform) -> ServingAddons | None:
     """Serving add-ons (Argo Rollouts, Prometheus stack, adapter, DCGM) and one VllmService per model."""
-    if cfg.serving is not None:
-        secrets = pulumi.Config("ai-serving")
-        uses_hf = any(m.source_kind == "huggingface" for m in cfg.models)
-        discord_webhook = secrets.require_secret(DISCORD_WEBHOOK_CONFIG_KEY)
-        hf_token = secrets.require_secret(HF_TOKEN_CONFIG_KEY) if uses_hf else None
-        addons = ServingAddons(
-            "serving",
-            serving_addons_args(cfg, cfg.serving, discord_webhook, hf_token, platform.nodes_ready),
-            opts=pulumi.ResourceOptions(provider=platform.k8s_provider),
-        )
-        endpoints: dict[str, str] = {}
-        for model in cfg.models:
-            args = vllm_service_args(cfg, cfg.serving, model, addons, platform.irsa)
-            endpoints[model.name] = VllmService(model.name, args, opts=pulumi.ResourceOptions(provider=platform.k8s_provider)).endpoint
-        pulumi.export("modelEndpoints", endpoints)
+    if cfg.serving is None:
+        return None
+    secrets = pulumi.Config("ai-serving")
+    uses_hf = any(m.source_kind == "huggingface" for m in cfg.models)
+    discord_webhook = secrets.require_secret(DISCORD_WEBHOOK_CONFIG_KEY)
+    hf_token = secrets.require_secret(HF_TOKEN_CONFIG_KEY) if uses_hf else None
+    addons = ServingAddons(
+        "serving",
+        serving_addons_args(cfg, cfg.serving, discord_webhook, hf_token, platform.nodes_ready),
+        opts=pulumi.ResourceOptions(provider=platform.k8s_provider),
+    )
+    endpoints: dict[str, str] = {}
+    for model in cfg.models:
+        args = vllm_service_args(cfg, cfg.serving, model, addons, platform.irsa, edge_pod_peers(cfg))
+        endpoints[model.name] = VllmService(model.name, args, opts=pulumi.ResourceOptions(provider=platform.k8s_provider)).endpoint
+    pulumi.export("modelEndpoints", endpoints)
+    return addons
+
+
+def build_edge(cfg: StackConfig, platform: AwsPlatform, serving: ServingAddons | None) -> None:
+    """The HTTPS endpoint in front of the models: certificate and DNS on AWS, the load balancer controller, and
+    the gateway that authenticates, limits and routes by model."""
+    edge = enabled_edge(cfg)
+    if edge is None or serving is None:
+        return
+    on_cluster = pulumi.ResourceOptions(provider=platform.k8s_provider)
+    certificate = EdgeCertificate("edge-cert", edge_certificate_args(cfg, edge))
+    controllers = EdgeControllers(
+        "edge",
+        edge_controllers_args(
+            cfg,
+            edge,
+            region=platform.region,
+            cluster_name=platform.cluster_name,
+            vpc_id=platform.vpc_id,
+            irsa=platform.irsa,
+            depends_on=platform.nodes_ready,
+        ),
+        opts=on_cluster,
+    )
+    api_keys = pulumi.Config("ai-serving").require_secret_object(EDGE_API_KEYS_CONFIG_KEY)
+    gateway = ServingEdge(
+        "edge-gateway",
+        serving_edge_args(
+            cfg,
+            edge,
+            certificate_arn=certificate.certificate_arn,
+            api_keys=api_keys,
+            # The load balancer controller must run before the gateway's Service asks it for an NLB.
+            depends_on=[*platform.nodes_ready, *controllers.ready, *serving.models_namespace_ready],
+        ),
+        opts=pulumi.ResourceOptions(provider=platform.k8s_provider),
+    )
+    pulumi.export("modelEndpoint", gateway.endpoint)
+    pulumi.export("servedModels", gateway.served_model_names)
 
 
 def build_gcp(cfg: StackConfig) -> None:

@@ -25,6 +25,8 @@ REGIONS = {"staging": "us-west-2", "production": "us-east-1"}
 
 def _config(stack: str, edge: dict[str, Any] | None = EDGE) -> StackConfig:
     raw = stack_config(stack)
+    raw.pop("edge", None)
+    raw.pop("edgeApiKeys", None)
     if edge is not None:
         # The keys themselves are a secret of the stack; the rules only need to know it is set, encrypted.
         raw |= {"edge": edge, "edgeApiKeys": {"secure": "v1:offline"}}

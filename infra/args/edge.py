@@ -1,4 +1,6 @@
-"""Edge config (`ai-serving:edge`) → Args of the AWS side of the edge: its certificate and its controllers.
+"""Edge config (`ai-serving:edge`) → Args of the edge's components: its certificate and controllers on AWS, and
+ServingEdge in the cluster; plus what other components change when the edge is on (NetworkPolicy peers of the
+models, API groups of the preview role).
 
 Pure functions. In: the validated StackConfig and its EdgeConfig, and what other components created (the cluster's
 name, VPC and OIDC provider, the nodes to wait for). Out: one component's Args. infra/program.py reads Pulumi's own
@@ -16,11 +18,15 @@ from components.aws.eks_cluster import partition_of
 from components.aws.node_groups import SYSTEM_NODE_SELECTOR
 from components.k8s.edge_controller_values import DnsPolicy
 from components.k8s.edge_controllers import EdgeControllersArgs
+from components.k8s.edge_gateway import ServingEdgeArgs
+from components.k8s.edge_spec import EDGE_ROLE_LABEL, ENVOY_PROXY_ROLE, GATEWAY_NAMESPACE, EdgeClient, EdgeTimeouts, RoutedModel
+from components.k8s.vllm_objects import PodPeer, selector_labels
 from components.k8s.vllm_service import IrsaTrust
 from infra.config import StackConfig
 from infra.config.edge import EdgeConfig
 
 from .aws import platform_tags
+from .serving import vllm_model
 
 
 def enabled_edge(cfg: StackConfig) -> EdgeConfig | None:
@@ -62,4 +68,69 @@ def edge_controllers_args(
         system_node_selector=dict(system_node_selector),
         depends_on=depends_on,
         tags=platform_tags(cfg),
+    )
+
+
+# API groups of the kinds the edge declares: the CI preview role must be able to dry-run them.
+EDGE_API_GROUPS = (
+    "gateway.networking.k8s.io",
+    "gateway.envoyproxy.io",
+    "aigateway.envoyproxy.io",
+    "inference.networking.k8s.io",
+    "inference.networking.x-k8s.io",
+    "rbac.authorization.k8s.io",
+)
+
+
+def preview_api_groups(cfg: StackConfig) -> tuple[str, ...]:
+    """What the preview role needs beyond the platform's groups (rbac is already covered by its own rule)."""
+    return tuple(g for g in EDGE_API_GROUPS if g != "rbac.authorization.k8s.io") if enabled_edge(cfg) else ()
+
+
+def edge_pod_peers(cfg: StackConfig) -> list[PodPeer]:
+    """The pods besides the models' own namespace (where the endpoint pickers run) that may call a model: the
+    edge's Envoy proxies."""
+    if enabled_edge(cfg) is None:
+        return []
+    return [PodPeer(GATEWAY_NAMESPACE, {EDGE_ROLE_LABEL: ENVOY_PROXY_ROLE})]
+
+
+def routed_models(cfg: StackConfig, edge: EdgeConfig) -> list[RoutedModel]:
+    assert cfg.serving is not None  # edge_problems requires it
+    names = edge.models if edge.models is not None else [m.name for m in cfg.models]
+    by_name = {m.name: m for m in cfg.models}
+    return [
+        RoutedModel(
+            name=name,
+            served_model_name=by_name[name].served_name,
+            namespace=cfg.serving.namespace,
+            # The labels of stable and canary pods alike: the picker balances over both.
+            selector_labels=selector_labels(vllm_model(by_name[name])),
+        )
+        for name in names
+    ]
+
+
+def serving_edge_args(
+    cfg: StackConfig,
+    edge: EdgeConfig,
+    *,
+    certificate_arn: pulumi.Input[str],
+    api_keys: pulumi.Input[Mapping[str, Sequence[str]]],
+    depends_on: Sequence[pulumi.Resource],
+) -> ServingEdgeArgs:
+    return ServingEdgeArgs(
+        host=edge.host,
+        scheme=edge.scheme,
+        allowed_client_cidrs=[str(c) for c in edge.allowed_client_cidrs],
+        certificate_arn=certificate_arn,
+        clients=[EdgeClient(c.id, c.requests_per_minute) for c in edge.clients],
+        api_keys=api_keys,
+        models=routed_models(cfg, edge),
+        timeouts=EdgeTimeouts(edge.timeouts.request_seconds, edge.timeouts.stream_idle_seconds),
+        max_request_body_kib=edge.max_request_body_kib,
+        replicas=edge.replicas,
+        system_node_selector=dict(SYSTEM_NODE_SELECTOR),
+        tier=cfg.tier,
+        depends_on=depends_on,
     )

@@ -25,6 +25,7 @@ from components.k8s.vllm_model import (
     VllmModel,
     Weights,
 )
+from components.k8s.vllm_objects import PodPeer
 from components.k8s.vllm_service import IrsaTrust, VllmServiceArgs
 from infra.config import StackConfig
 from infra.config.serving import AlertThresholdsConfig, ModelConfig, ServingConfig
@@ -50,7 +51,12 @@ def serving_addons_args(
 
 
 def vllm_service_args(
-    cfg: StackConfig, serving: ServingConfig, model: ModelConfig, addons: ServingAddons, irsa: IrsaTrust
+    cfg: StackConfig,
+    serving: ServingConfig,
+    model: ModelConfig,
+    addons: ServingAddons,
+    irsa: IrsaTrust,
+    pod_peers: Sequence[PodPeer] = (),
 ) -> VllmServiceArgs:
     return VllmServiceArgs(
         model=vllm_model(model),
@@ -59,6 +65,7 @@ def vllm_service_args(
         prometheus_url=addons.prometheus_url,
         monitoring_namespace=addons.monitoring_namespace,
         client_namespaces=list(serving.client_namespaces),
+        pod_peers=pod_peers,
         hf_token_secret=addons.hf_token_secret if model.source_kind == "huggingface" else None,
         irsa=irsa,
         rollouts_crds=[addons.rollouts_crds],

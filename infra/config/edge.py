@@ -7,6 +7,7 @@ secret) are in `edge_problems`, registered in CROSS_FIELD_CHECKS.
 
 from __future__ import annotations
 
+import json
 from ipaddress import IPv4Network
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -134,3 +135,9 @@ def edge_problems(cfg: StackConfig, env: Environment) -> list[ConfigProblem]:
             )
         )
     return problems
+
+
+def api_keys_stand_in(edge: EdgeConfig, marker: str) -> str:
+    """A value of `edgeApiKeys`'s shape (one key per client) built from `marker`, for the offline plan, which never
+    decrypts the real value but must hand the program a map it can turn into the keys Secret."""
+    return json.dumps({client.id: [f"{marker}-{client.id}"] for client in edge.clients})

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.config import StackConfig, load_stack_config
+from infra.config.edge import EDGE_API_KEYS_CONFIG_KEY, api_keys_stand_in
 
 from .engine import ProgramEvaluation, evaluate
 from .readiness import placeholder_warnings
@@ -36,11 +37,15 @@ def build_plan(project_dir: Path, stack: str) -> Plan:
     encrypted = frozenset(k.removeprefix(namespace) for k in stack_file.secret_keys if k.startswith(namespace))
     cfg = load_stack_config(raw, region, encrypted, stack)
     gcp_project = stack_file.config.get("gcp:project")
+    config = dict(stack_file.config)
+    api_keys = f"{namespace}{EDGE_API_KEYS_CONFIG_KEY}"
+    if cfg.edge is not None and cfg.edge.enabled and api_keys in stack_file.secret_keys:
+        config[api_keys] = api_keys_stand_in(cfg.edge, config[api_keys])
     evaluation = evaluate(
         program.main,
         project=stack_file.project,
         stack=stack,
-        config=stack_file.config,
+        config=config,
         secret_keys=stack_file.secret_keys,
         ctx=Context(
             region=region or "us-east-1",
