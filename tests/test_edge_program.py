@@ -1,0 +1,80 @@
+"""The edge as the stack program declares it for the checked-in stacks: wiring between the edge and the rest."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.k8s.edge_spec import EDGE_ROLE_LABEL, ENVOY_PROXY_ROLE, GATEWAY_NAMESPACE
+from infra.args.edge import EDGE_API_GROUPS
+from infra.plan.run import Plan, build_plan
+from infra.plan.stackfile import secret_stand_in
+from tests.harness import PROJECT_DIR
+
+
+@pytest.fixture(scope="module", params=["staging", "production"])
+def plan(request: pytest.FixtureRequest) -> Plan:
+    return build_plan(PROJECT_DIR, request.param)
+
+
+def _objects(plan: Plan, kind: str) -> list[dict[str, Any]]:
+    return [o for o in plan.objects if o["kind"] == kind]
+
+
+def test_the_endpoint_and_the_served_models_are_outputs(plan: Plan) -> None:
+    edge = plan.config.edge
+    assert edge is not None
+    outputs = plan.document["outputs"]
+    assert outputs["modelEndpoint"] == f"https://{edge.host}/v1"
+    assert outputs["servedModels"] == [m.served_name for m in plan.config.models]
+
+
+def test_models_admit_the_edge_proxies_and_nothing_else_new(plan: Plan) -> None:
+    for model in plan.config.models:
+        [policy] = [p for p in _objects(plan, "NetworkPolicy") if p["metadata"]["name"] == model.name]
+        [ingress] = policy["spec"]["ingress"]
+        proxies = {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": GATEWAY_NAMESPACE}},
+            "podSelector": {"matchLabels": {EDGE_ROLE_LABEL: ENVOY_PROXY_ROLE}},
+        }
+        assert ingress["from"][-1] == proxies
+        # The models' namespace (endpoint pickers), monitoring, the configured client namespaces, the proxies.
+        assert len(ingress["from"]) == 2 + len(plan.config.serving.client_namespaces if plan.config.serving else []) + 1
+
+
+def test_the_preview_role_may_dry_run_the_edge_kinds(plan: Plan) -> None:
+    [role] = [r for r in _objects(plan, "ClusterRole") if r["metadata"]["name"] == "ai-serving:ci-preview-dry-run"]
+    groups = role["rules"][0]["apiGroups"]
+    assert {g for g in EDGE_API_GROUPS if g != "rbac.authorization.k8s.io"} <= set(groups)
+    assert "admissionregistration.k8s.io" not in groups
+
+
+def test_every_routed_model_has_a_pool_and_a_rule(plan: Plan) -> None:
+    [route] = _objects(plan, "AIGatewayRoute")
+    served = {m.served_name: m.name for m in plan.config.models}
+    rules = {r["matches"][0]["headers"][0]["value"]: r["backendRefs"][0]["name"] for r in route["spec"]["rules"]}
+    assert rules == served
+    assert {p["metadata"]["name"] for p in _objects(plan, "InferencePool")} == set(served.values())
+
+
+def test_api_keys_never_appear_in_plain_text(plan: Plan) -> None:
+    marker = secret_stand_in("ai-serving:edgeApiKeys")
+    assert marker not in json.dumps(plan.document)
+    assert marker not in json.dumps(plan.objects)
+    [secret] = [s for s in _objects(plan, "Secret") if s["metadata"]["name"] == "ai-serving-edge-api-keys"]
+    assert set(secret["stringData"].values()) == {"[secret]"}
+    edge = plan.config.edge
+    assert edge is not None
+    assert set(secret["stringData"]) == {f"{c.id}.k1" for c in edge.clients}
+
+
+def test_the_gateway_waits_for_the_load_balancer_controller(plan: Plan) -> None:
+    by_name = {r.name: r for r in plan.evaluation.resources}
+    lbc = by_name["edge-lbc"]
+    # The Gateway and its EnvoyProxy make Envoy Gateway create the LoadBalancer Service: the controller that turns
+    # it into an NLB (instead of a classic ELB from the cloud provider) must run first.
+    for kind in ("gateway.envoyproxy.io/v1alpha1:EnvoyProxy", "gateway.networking.k8s.io/v1:Gateway"):
+        [resource] = [r for r in plan.evaluation.resources if r.type == f"kubernetes:{kind}"]
+        assert lbc.urn in resource.dependencies, kind
