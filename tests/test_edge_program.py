@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.k8s.edge_spec import EDGE_ROLE_LABEL, ENVOY_PROXY_ROLE, GATEWAY_NAMESPACE
+from components.k8s.edge_spec import EDGE_ROLE_LABEL, ENDPOINT_PICKER_ROLE, ENVOY_PROXY_ROLE, GATEWAY_NAMESPACE
 from infra.args.edge import EDGE_API_GROUPS
 from infra.plan.run import Plan, build_plan
 from infra.plan.stackfile import secret_stand_in
@@ -31,17 +31,24 @@ def test_the_endpoint_and_the_served_models_are_outputs(plan: Plan) -> None:
     assert outputs["servedModels"] == [m.served_name for m in plan.config.models]
 
 
-def test_models_admit_the_edge_proxies_and_nothing_else_new(plan: Plan) -> None:
+def test_models_admit_only_monitoring_clients_and_the_edge(plan: Plan) -> None:
+    assert plan.config.serving is not None
+    models_ns = plan.config.serving.namespace
+
+    def namespace(ns: str) -> dict[str, Any]:
+        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
+
+    expected = [
+        namespace("monitoring"),
+        *(namespace(ns) for ns in plan.config.serving.client_namespaces),
+        {**namespace(GATEWAY_NAMESPACE), "podSelector": {"matchLabels": {EDGE_ROLE_LABEL: ENVOY_PROXY_ROLE}}},
+        {**namespace(models_ns), "podSelector": {"matchLabels": {EDGE_ROLE_LABEL: ENDPOINT_PICKER_ROLE}}},
+    ]
     for model in plan.config.models:
         [policy] = [p for p in _objects(plan, "NetworkPolicy") if p["metadata"]["name"] == model.name]
         [ingress] = policy["spec"]["ingress"]
-        proxies = {
-            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": GATEWAY_NAMESPACE}},
-            "podSelector": {"matchLabels": {EDGE_ROLE_LABEL: ENVOY_PROXY_ROLE}},
-        }
-        assert ingress["from"][-1] == proxies
-        # The models' namespace (endpoint pickers), monitoring, the configured client namespaces, the proxies.
-        assert len(ingress["from"]) == 2 + len(plan.config.serving.client_namespaces if plan.config.serving else []) + 1
+        # Not the whole models' namespace: another model's pods have no business calling this one.
+        assert ingress["from"] == expected
 
 
 def test_the_preview_role_may_dry_run_the_edge_kinds(plan: Plan) -> None:

@@ -192,7 +192,7 @@ def pdb(model: VllmModel, namespace: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class PodPeer:
-    """Pods of another namespace that may call the model's API port (e.g. the edge's Envoy proxies)."""
+    """Pods that may call the model's API port (the edge's Envoy proxies, its endpoint pickers)."""
 
     namespace: str
     labels: dict[str, str]
@@ -201,8 +201,8 @@ class PodPeer:
 def network_policy(
     model: VllmModel, namespace: str, monitoring_namespace: str, client_namespaces: list[str], pod_peers: Sequence[PodPeer] = ()
 ) -> dict[str, Any]:
-    peers: list[dict[str, Any]] = [{"podSelector": {}}]
-    peers += [
+    # Nothing else of the models' namespace: another model's pods have no business calling this one.
+    peers: list[dict[str, Any]] = [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}} for ns in [monitoring_namespace, *client_namespaces]
     ]
     peers += [
@@ -216,8 +216,8 @@ def network_policy(
         "spec": {
             "podSelector": {"matchLabels": selector_labels(model)},
             "policyTypes": ["Ingress", "Egress"],
-            # The API port only: from this namespace (the edge's endpoint pickers run here), Prometheus, the listed client
-            # namespaces and the given pods (the edge's proxies).
+            # The API port only: from Prometheus, the listed client namespaces and the given pods (the edge's proxies and
+            # endpoint pickers).
             "ingress": [{"from": peers, "ports": [{"protocol": "TCP", "port": HTTP_PORT}]}],
             "egress": [
                 {

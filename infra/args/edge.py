@@ -19,7 +19,15 @@ from components.aws.node_groups import SYSTEM_NODE_SELECTOR
 from components.k8s.edge_controller_values import DnsPolicy
 from components.k8s.edge_controllers import EdgeControllersArgs
 from components.k8s.edge_gateway import ServingEdgeArgs
-from components.k8s.edge_spec import EDGE_ROLE_LABEL, ENVOY_PROXY_ROLE, GATEWAY_NAMESPACE, EdgeClient, EdgeTimeouts, RoutedModel
+from components.k8s.edge_spec import (
+    EDGE_ROLE_LABEL,
+    ENDPOINT_PICKER_ROLE,
+    ENVOY_PROXY_ROLE,
+    GATEWAY_NAMESPACE,
+    EdgeClient,
+    EdgeTimeouts,
+    RoutedModel,
+)
 from components.k8s.vllm_objects import PodPeer, selector_labels
 from components.k8s.vllm_service import IrsaTrust
 from infra.config import StackConfig
@@ -88,11 +96,14 @@ def preview_api_groups(cfg: StackConfig) -> tuple[str, ...]:
 
 
 def edge_pod_peers(cfg: StackConfig) -> list[PodPeer]:
-    """The pods besides the models' own namespace (where the endpoint pickers run) that may call a model: the
-    edge's Envoy proxies."""
-    if enabled_edge(cfg) is None:
+    """The edge's pods that call the models: the Envoy proxies (requests) and, in the models' namespace, the
+    endpoint pickers (they read each pod's metrics to choose one)."""
+    if enabled_edge(cfg) is None or cfg.serving is None:
         return []
-    return [PodPeer(GATEWAY_NAMESPACE, {EDGE_ROLE_LABEL: ENVOY_PROXY_ROLE})]
+    return [
+        PodPeer(GATEWAY_NAMESPACE, {EDGE_ROLE_LABEL: ENVOY_PROXY_ROLE}),
+        PodPeer(cfg.serving.namespace, {EDGE_ROLE_LABEL: ENDPOINT_PICKER_ROLE}),
+    ]
 
 
 def routed_models(cfg: StackConfig, edge: EdgeConfig) -> list[RoutedModel]:
