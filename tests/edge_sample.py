@@ -18,7 +18,10 @@ from tests.harness import run
 
 MODELS_NAMESPACE = "llm-serving"
 CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0b8f7a52-1111-2222-3333-444455556666"
-PLANTED_KEYS = {"alice": ["sk-planted-alice-one", "sk-planted-alice-two"], "batch-jobs": ["sk-planted-batch"]}
+PLANTED_KEYS = {
+    "alice": ["sk-planted-alice-one-0123456789abcdef", "sk-planted-alice-two-0123456789abcdef"],
+    "batch-jobs": ["sk-planted-batch-0123456789abcdef0123"],
+}
 SYSTEM_NODES = {"ai-serving/node-group": "system"}
 MODELS = [
     RoutedModel(

@@ -63,7 +63,9 @@ def test_client_traffic_policy_requires_proxy_protocol_and_drops_a_spoofed_clien
     spec = client_traffic_policy(TIMEOUTS)["spec"]
     assert spec["proxyProtocol"] == {"optional": False}
     assert spec["timeout"]["http"]["streamIdleTimeout"] == "300s"
-    assert CLIENT_ID_HEADER in spec["headers"]["earlyRequestHeaders"]["remove"]
+    # A client may not choose its rate-limit bucket, its route, or the pod (x-gateway-destination-endpoint would send
+    # the request to any address).
+    assert set(spec["headers"]["earlyRequestHeaders"]["remove"]) == {CLIENT_ID_HEADER, "x-ai-eg-model", "x-gateway-destination-endpoint"}
 
 
 def test_route_table_sends_each_served_model_to_its_pool_and_nothing_else() -> None:
@@ -86,6 +88,8 @@ def test_pool_selects_stable_and_canary_pods_never_one_replicaset() -> None:
     assert pool["spec"]["selector"]["matchLabels"] == model.selector_labels
     assert pool["spec"]["targetPorts"] == [{"number": 8000}]
     assert pool["spec"]["endpointPickerRef"]["name"] == f"{model.name}-epp"
+    # Fail open would let the request's own destination header choose the endpoint.
+    assert pool["spec"]["endpointPickerRef"]["failureMode"] == "FailClose"
     assert problems(pool) == []
     hashed = RoutedModel("m", "m", "ns", {"rollouts-pod-template-hash": "abc"})
     with pytest.raises(ValueError, match="rollouts-pod-template-hash"):
@@ -100,13 +104,31 @@ def test_route_namespace_is_one_and_served_names_unique() -> None:
         route_namespace([MODELS[0], RoutedModel("x", MODELS[0].served_model_name, "llm-serving", {"a": "b"})])
 
 
+A1, A2, B1 = "a" * 32, "A" * 40, "b" * 44
+
+
 def test_api_keys_become_two_credential_slots_per_client() -> None:
-    data = api_key_secret_data({"alice": ["a1", "a2"], "batch-jobs": ["b1"]}, CLIENTS)
-    assert data == {"alice.k1": "a1", "alice.k2": "a2", "batch-jobs.k1": "b1"}
-    with pytest.raises(ValueError, match=r"not in edge\.clients"):
-        api_key_secret_data({"mallory": ["m"]}, CLIENTS)
-    with pytest.raises(ValueError, match="one or two"):
-        api_key_secret_data({"alice": ["a", "b", "c"]}, CLIENTS)
+    data = api_key_secret_data({"alice": [A1, A2], "batch-jobs": [B1]}, CLIENTS)
+    assert data == {"alice.k1": A1, "alice.k2": A2, "batch-jobs.k1": B1}
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ({"alice": [A1], "batch-jobs": [B1], "mallory": [A2]}, r"not in edge\.clients: \['mallory'\]"),
+        ({"alice": [A1]}, r"without an API key in edgeApiKeys: \['batch-jobs'\]"),
+        ({"alice": [A1, A2, "c" * 32], "batch-jobs": [B1]}, "one or two"),
+        ({"alice": [], "batch-jobs": [B1]}, "one or two"),
+        ({"alice": A1, "batch-jobs": [B1]}, "a list of one or two"),
+        ({"alice": ["short-key"], "batch-jobs": [B1]}, "fewer than 32 characters"),
+        ({"alice": [A1, A1], "batch-jobs": [B1]}, "the same"),
+        (["not", "a", "map"], "JSON map"),
+    ],
+)
+def test_bad_api_key_maps_are_refused_without_echoing_a_key(keys: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as err:
+        api_key_secret_data(keys, CLIENTS)
+    assert not any(k in str(err.value) for k in (A1, A2, B1, "short-key"))
 
 
 def test_security_policy_reads_the_bearer_key_forwards_the_client_and_strips_the_key() -> None:
@@ -125,6 +147,7 @@ def test_rate_limit_per_client_matches_both_keys_and_retries_only_before_any_byt
     spec = policy["spec"]
     rules = spec["rateLimit"]["local"]["rules"]
     assert [r["limit"] for r in rules] == [{"requests": c.requests_per_minute, "unit": "Minute"} for c in CLIENTS]
+    assert all(r["shared"] is True for r in rules)
     for rule, client in zip(rules, CLIENTS, strict=True):
         ((header,),) = [s["headers"] for s in rule["clientSelectors"]]
         assert (header["name"], header["type"], header["value"]) == (CLIENT_ID_HEADER, "RegularExpression", client_id_pattern(client.id))

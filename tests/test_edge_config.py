@@ -135,3 +135,16 @@ def test_a_disabled_edge_is_not_checked() -> None:
         _load(raw)
     # Structure is still checked (host not in zone is a model rule), the cross-key rules are not.
     assert [p.path for p in err.value.problems] == ["ai-serving:edge"]
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "52.94.0.0/22"])
+def test_an_internal_endpoint_admits_private_ranges_only(cidr: str) -> None:
+    problems = _problems(_raw(allowedClientCidrs=["10.20.0.0/16", cidr]))
+    assert "private" in problems["ai-serving:edge.allowedClientCidrs[1]"]
+    assert "ai-serving:edge.allowedClientCidrs[0]" not in problems
+
+
+def test_the_staging_endpoint_admits_its_own_vpc() -> None:
+    cfg = _load(copy.deepcopy(stack_config("staging")) | {"gcpAppEnv": dict(SECRET)})
+    assert cfg.edge is not None and cfg.edge.scheme == "internal"
+    assert all(cidr.overlaps(cfg.network.cidr) for cidr in cfg.edge.allowed_client_cidrs)

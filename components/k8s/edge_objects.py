@@ -13,9 +13,9 @@ from typing import Any, Literal
 import pulumi
 
 from .edge_spec import (
-    CLIENT_ID_HEADER,
     EDGE_NAME,
     EDGE_ROLE_LABEL,
+    EDGE_SET_HEADERS,
     ENVOY_PROXY_ROLE,
     GATEWAY_NAMESPACE,
     LISTENER_PORT,
@@ -167,6 +167,8 @@ def client_traffic_policy(timeouts: EdgeTimeouts) -> dict[str, Any]:
             # Required, not optional: every connection comes through the NLB, which always sends the header.
             "proxyProtocol": {"optional": False},
             "timeout": {"http": {"streamIdleTimeout": f"{timeouts.stream_idle_seconds}s"}},
-            "headers": {"earlyRequestHeaders": {"remove": [CLIENT_ID_HEADER]}},
+            # Headers only the edge may set: the client id (set by the API-key check, keys the rate limit), the model
+            # (set by the AI Gateway from the body) and the endpoint the picker chose (routes to any address).
+            "headers": {"earlyRequestHeaders": {"remove": list(EDGE_SET_HEADERS)}},
         },
     }

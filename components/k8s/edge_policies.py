@@ -31,18 +31,33 @@ def _route_ref() -> list[dict[str, str]]:
     return [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": EDGE_NAME}]
 
 
+# A key is a bearer credential: at least 32 characters (openssl rand -base64 32 gives 44).
+MIN_KEY_LENGTH = 32
+
+
 def api_key_secret_data(keys: Mapping[str, Sequence[str]], clients: Sequence[EdgeClient]) -> dict[str, str]:
     """`<client>.k1` (and `<client>.k2` during a rotation) -> key. Envoy Gateway allows one key per credential id,
     so a client's two keys are two ids; the rate limit matches both (see `backend_traffic_policy`)."""
+    # Messages name clients, never keys: they end up in `pulumi up` logs.
+    if not isinstance(keys, Mapping):
+        raise ValueError("edgeApiKeys must be a JSON map of client id to a list of one or two API keys")
     known = {c.id for c in clients}
     unknown = sorted(set(keys) - known)
     if unknown:
         raise ValueError(f"API keys for clients that are not in edge.clients: {unknown}")
+    keyless = sorted(known - set(keys))
+    if keyless:
+        raise ValueError(f"clients of edge.clients without an API key in edgeApiKeys: {keyless}")
     data: dict[str, str] = {}
     for client in sorted(keys):
-        client_keys = list(keys[client])
-        if not 1 <= len(client_keys) <= len(KEY_SLOTS) or any(not k for k in client_keys):
-            raise ValueError(f"client {client}: give one or two non-empty API keys")
+        given = keys[client]
+        if not isinstance(given, list | tuple) or not all(isinstance(k, str) for k in given):
+            raise ValueError(f"client {client}: give a list of one or two API keys")
+        client_keys = list(given)
+        if not 1 <= len(client_keys) <= len(KEY_SLOTS):
+            raise ValueError(f"client {client}: give one or two API keys")
+        if any(len(k) < MIN_KEY_LENGTH for k in client_keys):
+            raise ValueError(f"client {client}: an API key has fewer than {MIN_KEY_LENGTH} characters (use openssl rand -base64 32)")
         if len(set(client_keys)) != len(client_keys):
             raise ValueError(f"client {client}: its two API keys are the same")
         data.update({f"{client}.{slot}": key for slot, key in zip(KEY_SLOTS, client_keys, strict=False)})
@@ -122,6 +137,8 @@ def backend_traffic_policy(namespace: str, clients: Sequence[EdgeClient], max_re
                                 {"headers": [{"name": CLIENT_ID_HEADER, "type": "RegularExpression", "value": client_id_pattern(c.id)}]}
                             ],
                             "limit": {"requests": c.requests_per_minute, "unit": "Minute"},
+                            # One bucket per client across the route's rules (one per model), not one per rule.
+                            "shared": True,
                         }
                         for c in clients
                     ]

@@ -87,9 +87,10 @@ def inference_pool(model: RoutedModel) -> dict[str, Any]:
                 "kind": "Service",
                 "name": endpoint_picker_name(model),
                 "port": {"number": EPP_EXT_PROC_PORT},
-                # The picker runs as one replica: while it restarts Envoy picks a pod itself instead of failing
-                # every request to the model.
-                "failureMode": "FailOpen",
+                # Fail closed: without the picker, the AI Gateway would route to whatever endpoint the request's
+                # x-gateway-destination-endpoint header names. While the one picker replica restarts, the model's
+                # requests fail (503) rather than reach an address a client chose.
+                "failureMode": "FailClose",
             },
         },
     }

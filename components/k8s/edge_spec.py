@@ -17,6 +17,10 @@ API_KEYS_SECRET_NAME = f"{EDGE_NAME}-api-keys"
 CLIENT_ID_HEADER = "x-ai-serving-client"
 # The AI Gateway copies the request body's `model` into this header before routing.
 MODEL_HEADER = "x-ai-eg-model"
+# The endpoint picker names the chosen pod in this header; Envoy sends the request there.
+DESTINATION_ENDPOINT_HEADER = "x-gateway-destination-endpoint"
+# Request headers a client may never send: the edge sets them, and each one decides something.
+EDGE_SET_HEADERS = (CLIENT_ID_HEADER, MODEL_HEADER, DESTINATION_ENDPOINT_HEADER)
 # The Gateway listener: the NLB ends TLS on 443 and forwards plain HTTP (h2c or HTTP/1.1) with a PROXY header.
 LISTENER_PORT = 443
 # Pod labels the edge adds to its own pods, for NetworkPolicies: Envoy proxies (namespace GATEWAY_NAMESPACE) and the

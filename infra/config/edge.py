@@ -35,7 +35,8 @@ NLB_TLS_IDLE_TIMEOUT_SECONDS = 350
 
 
 class HostedZoneConfig(StrictModel):
-    # The Route 53 public or private hosted zone that holds `host` (ExternalDNS may write only there).
+    # The Route 53 public hosted zone that holds `host`: ACM validates the certificate through it (a private zone
+    # cannot validate), and ExternalDNS may write only there.
     id: Annotated[str, Field(pattern=r"^Z[A-Z0-9]{1,31}$")]
     name: DnsName
 
@@ -47,7 +48,8 @@ class EdgeClientConfig(StrictModel):
 
 
 class EdgeTimeoutsConfig(StrictModel):
-    # Whole request, headers to last byte of the answer (long generations).
+    # Whole request, headers to last byte of the answer (long streamed generations). A non-streamed answer is
+    # silent until it is complete, so it must finish within the NLB's 350 s idle limit whatever this says.
     request_seconds: Annotated[int, Field(ge=30, le=3600)] = 600
     # Longest gap between two bytes of a streamed answer, below the NLB's fixed 350 s.
     stream_idle_seconds: Annotated[int, Field(ge=10, le=NLB_TLS_IDLE_TIMEOUT_SECONDS - 10)] = 300
@@ -112,6 +114,16 @@ def edge_problems(cfg: StackConfig, env: Environment) -> list[ConfigProblem]:
                 key_path("edge", "models"), None, f"list at most {MAX_ROUTED_MODELS} models to route (one AIGatewayRoute holds 15 rules)"
             )
         )
+    if edge.scheme == "internal":
+        for i, cidr in enumerate(edge.allowed_client_cidrs):
+            if not cidr.is_private:
+                problems.append(
+                    ConfigProblem(
+                        key_path("edge", "allowedClientCidrs", i),
+                        str(cidr),
+                        f"an internal endpoint is reached from private networks only (the VPC is {cfg.network.cidr}); list private ranges",
+                    )
+                )
     if cfg.tier == "production":
         if edge.scheme == "internet-facing" and not edge.allow_internet_from_anywhere:
             for i, cidr in enumerate(edge.allowed_client_cidrs):
