@@ -44,7 +44,6 @@ APP_VERSIONS = {
 API_RELEASES = {"kubernetes-sigs/gateway-api": "v1.5.1", "kubernetes-sigs/gateway-api-inference-extension": "v1.0.2"}
 # Release files that hold several CRDs: (repository, file) -> the API groups whose kinds they define.
 BUNDLES = {
-    ("kubernetes-sigs/gateway-api", "standard-install.yaml"): {"gateway.networking.k8s.io"},
     ("kubernetes-sigs/gateway-api-inference-extension", "manifests.yaml"): {"inference.networking.k8s.io", "inference.networking.x-k8s.io"},
 }
 # GitHub repository a CRD manifest comes from -> the chart that runs that app.

@@ -12,6 +12,7 @@ from components.k8s.edge_spec import API_KEYS_SECRET_NAME, EDGE_NAME
 from infra.plan.engine import ProgramEvaluation, RecordedResource
 from infra.plan.redact import SECRET_PLACEHOLDER
 from infra.plan.render import kubernetes_objects, manifest_yaml, plan_document
+from tests import upstream
 from tests.edge_sample import MODELS, PLANTED_KEYS, SYSTEM_NODES, evaluate_sample
 from tests.harness import inputs, of_type, one
 
@@ -41,7 +42,11 @@ def test_crds_are_config_groups_of_the_pinned_releases(evaluation: ProgramEvalua
         "edge-envoy-gateway-crds": ENVOY_GATEWAY_CRD_URLS,
         "edge-ai-gateway-crds": AI_GATEWAY_CRD_URLS,
     }
-    assert GATEWAY_API_CRD_URLS[0].endswith("/v1.5.1/standard-install.yaml")
+    # The standard channel's CRDs one by one: never a bundle with admission policies the preview role cannot dry-run.
+    assert all("/v1.5.1/config/crd/standard/gateway.networking.k8s.io_" in u for u in GATEWAY_API_CRD_URLS)
+    assert not any("vap" in u.lower() or "install" in u for u in GATEWAY_API_CRD_URLS)
+    schemas = {p.name.split("gateway.networking.k8s.io_")[1] for p in upstream.SHARED.glob("schemas/crds/gateway-api-v1.5.1-*.yaml")}
+    assert {u.rsplit("gateway.networking.k8s.io_", 1)[1] for u in GATEWAY_API_CRD_URLS} == schemas
     assert all("/v1.8.3/" in u for u in ENVOY_GATEWAY_CRD_URLS) and all("/v1.1.0/" in u for u in AI_GATEWAY_CRD_URLS)
 
 

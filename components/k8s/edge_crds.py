@@ -12,7 +12,10 @@ We read the plain CRD files at the release tags instead of rendering those chart
 - `gateway-crds-helm` wraps every CRD in `{{ if }}` switches whose 1.8.3 defaults are unconfirmed, and the plan's
   values checker has no data for it.
 The Gateway API CRDs come from the Gateway API release (standard channel), not from Envoy Gateway, whose bundled
-copy is the experimental channel (so `gateway-helm` runs with `crds.enabled: false`).
+copy is the experimental channel (so `gateway-helm` runs with `crds.enabled: false`). They are the per-CRD files of
+`config/crd/standard/` at the tag, not the release's `standard-install.yaml`: that bundle also holds the
+`safe-upgrades` ValidatingAdmissionPolicy, which the CI preview role may not dry-run (it has no access to
+admissionregistration.k8s.io, see preview_access.py), so every pull-request preview would fail on it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,20 @@ INFERENCE_EXTENSION_VERSION = "v1.0.2"
 ENVOY_GATEWAY_VERSION = "v1.8.3"
 AI_GATEWAY_VERSION = "v1.1.0"
 
-GATEWAY_API_CRD_URLS = [f"https://github.com/kubernetes-sigs/gateway-api/releases/download/{GATEWAY_API_VERSION}/standard-install.yaml"]
+_GATEWAY_API_CRD_PLURALS = [
+    "backendtlspolicies",
+    "gatewayclasses",
+    "gateways",
+    "grpcroutes",
+    "httproutes",
+    "listenersets",
+    "referencegrants",
+    "tlsroutes",
+]
+GATEWAY_API_CRD_URLS = [
+    f"https://raw.githubusercontent.com/kubernetes-sigs/gateway-api/{GATEWAY_API_VERSION}/config/crd/standard/gateway.networking.k8s.io_{plural}.yaml"
+    for plural in _GATEWAY_API_CRD_PLURALS
+]
 INFERENCE_EXTENSION_CRD_URLS = [
     f"https://github.com/kubernetes-sigs/gateway-api-inference-extension/releases/download/{INFERENCE_EXTENSION_VERSION}/manifests.yaml"
 ]
