@@ -148,3 +148,34 @@ def test_the_staging_endpoint_admits_its_own_vpc() -> None:
     cfg = _load(copy.deepcopy(stack_config("staging")) | {"gcpAppEnv": dict(SECRET)})
     assert cfg.edge is not None and cfg.edge.scheme == "internal"
     assert all(cidr.overlaps(cfg.network.cidr) for cidr in cfg.edge.allowed_client_cidrs)
+
+
+def test_global_limits_are_unset_by_default_and_take_redis_defaults() -> None:
+    unset, limited = _load(_raw()).edge, _load(_raw(globalLimits={"tokensPerMinute": 50_000})).edge
+    assert unset is not None and unset.global_limits is None
+    assert limited is not None and limited.global_limits is not None
+    limits = limited.global_limits
+    assert (limits.tokens_per_minute, limits.requests_per_minute) == (50_000, None)
+    assert (limits.redis.node_type, limits.redis.replicas) == ("cache.t4g.small", 1)
+
+
+@pytest.mark.parametrize(
+    ("limits", "path"),
+    [
+        ({}, "ai-serving:edge.globalLimits.tokensPerMinute"),
+        ({"tokensPerMinute": 10}, "ai-serving:edge.globalLimits.tokensPerMinute"),
+        ({"tokensPerMinute": 1000, "requestsPerMinute": 0}, "ai-serving:edge.globalLimits.requestsPerMinute"),
+        ({"tokensPerMinute": 1000, "redis": {"replicas": 3}}, "ai-serving:edge.globalLimits.redis.replicas"),
+        ({"tokensPerMinute": 1000, "redis": {"nodeType": "t4g.small"}}, "ai-serving:edge.globalLimits.redis.nodeType"),
+        ({"tokensPerMinute": 1000, "redis": {"nodeType": "cache.t2.micro"}}, "ai-serving:edge.globalLimits.redis.nodeType"),
+        ({"tokensPerMinute": 1000, "redis": {"engine": "memcached"}}, "ai-serving:edge.globalLimits.redis.engine"),
+    ],
+)
+def test_global_limits_out_of_range_name_their_key(limits: dict[str, Any], path: str) -> None:
+    assert path in _problems(_raw(globalLimits=limits))
+
+
+def test_production_keeps_a_redis_replica() -> None:
+    raw = _raw("production", globalLimits={"tokensPerMinute": 1000, "redis": {"replicas": 0}})
+    assert "automatic failover" in _problems(raw, "production")["ai-serving:edge.globalLimits.redis.replicas"]
+    assert _load(_raw(globalLimits={"tokensPerMinute": 1000, "redis": {"replicas": 0}})).edge is not None

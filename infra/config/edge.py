@@ -55,6 +55,25 @@ class EdgeTimeoutsConfig(StrictModel):
     stream_idle_seconds: Annotated[int, Field(ge=10, le=NLB_TLS_IDLE_TIMEOUT_SECONDS - 10)] = 300
 
 
+# ElastiCache node types of the families that support in-transit and at-rest encryption, e.g. cache.t4g.small.
+CacheNodeType = Annotated[str, Field(pattern=r"^cache\.(t3|t4g|m6g|m7g|r6g|r7g)\.[a-z0-9]+$")]
+
+
+class RateLimitRedisConfig(StrictModel):
+    # The counters are small: the smallest burstable node holds them; a bigger one only adds connections.
+    node_type: CacheNodeType = "cache.t4g.small"
+    # Read replicas besides the primary; at least 1 gives automatic failover to another zone.
+    replicas: Annotated[int, Field(ge=0, le=2)] = 1
+
+
+class EdgeGlobalLimitsConfig(StrictModel):
+    # Per client, across every Envoy replica: tokens (prompt + completion, as the AI Gateway counts them) a minute.
+    tokens_per_minute: Annotated[int, Field(ge=100, le=100_000_000)]
+    # Per client, across every Envoy replica: requests a minute; unset: only the local per-replica limit.
+    requests_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    redis: RateLimitRedisConfig = RateLimitRedisConfig()
+
+
 class EdgeConfig(StrictModel):
     enabled: bool = True
     # The endpoint's host name: https://<host>/v1 is the OpenAI base URL.
@@ -73,6 +92,9 @@ class EdgeConfig(StrictModel):
     timeouts: EdgeTimeoutsConfig = EdgeTimeoutsConfig()
     # Envoy proxy replicas (production: at least 2).
     replicas: Annotated[int, Field(ge=1, le=20)] = 2
+    # Unset: local per-replica request limits only. Set: token and request limits shared by all replicas, counted in a
+    # Redis the program declares.
+    global_limits: EdgeGlobalLimitsConfig | None = None
 
     @field_validator("clients")
     @classmethod
@@ -137,6 +159,14 @@ def edge_problems(cfg: StackConfig, env: Environment) -> list[ConfigProblem]:
                     )
         if edge.replicas < 2:
             problems.append(ConfigProblem(key_path("edge", "replicas"), edge.replicas, "production runs at least 2 Envoy replicas"))
+        if edge.global_limits is not None and edge.global_limits.redis.replicas < 1:
+            problems.append(
+                ConfigProblem(
+                    key_path("edge", "globalLimits", "redis", "replicas"),
+                    edge.global_limits.redis.replicas,
+                    "production keeps at least 1 Redis replica (automatic failover)",
+                )
+            )
     if EDGE_API_KEYS_CONFIG_KEY not in env.secrets_present:
         problems.append(
             ConfigProblem(
