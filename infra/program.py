@@ -15,6 +15,7 @@ from components.aws.eks_cluster import EksCluster, kubernetes_provider
 from components.aws.github_ci_identity import GithubCiIdentity
 from components.aws.network import Network
 from components.aws.node_groups import NodeGroups
+from components.aws.rate_limit_redis import RateLimitRedis
 from components.gcp.deploy_access import service_account_deploy_access
 from components.gcp.github_workload_identity import GithubWorkloadIdentity
 from components.gcp.gpu_vm import GpuVm
@@ -44,6 +45,7 @@ from infra.args.edge import (
     edge_pod_peers,
     enabled_edge,
     preview_api_groups,
+    rate_limit_redis_args,
     serving_edge_args,
 )
 from infra.args.gcp import gcp_network_args, github_workload_identity_args, gpu_vm_args, pulumi_ci_identity_args
@@ -65,6 +67,9 @@ class AwsPlatform:
     irsa: IrsaTrust
     region: str
     vpc_id: pulumi.Output[str]
+    private_subnet_ids: Sequence[pulumi.Output[str]]
+    # The security group EKS gives the cluster and its managed nodes.
+    cluster_security_group_id: pulumi.Output[str]
     cluster_name: pulumi.Output[str]
 
 
@@ -116,6 +121,8 @@ def build_aws_platform(cfg: StackConfig) -> AwsPlatform:
         irsa=IrsaTrust(cluster.oidc_provider_arn, cluster.oidc_provider_url),
         region=stack.region,
         vpc_id=network.vpc_id,
+        private_subnet_ids=network.private_subnet_ids,
+        cluster_security_group_id=cluster.cluster_security_group_id,
         cluster_name=cluster.cluster_name,
     )
 
@@ -163,6 +170,15 @@ def build_edge(cfg: StackConfig, platform: AwsPlatform, serving: ServingAddons |
         opts=on_cluster,
     )
     api_keys = pulumi.Config("ai-serving").require_secret_object(EDGE_API_KEYS_CONFIG_KEY)
+    redis_args = rate_limit_redis_args(
+        cfg,
+        edge,
+        region=platform.region,
+        vpc_id=platform.vpc_id,
+        private_subnet_ids=platform.private_subnet_ids,
+        cluster_security_group_id=platform.cluster_security_group_id,
+    )
+    redis = RateLimitRedis("edge-ratelimit", redis_args) if redis_args is not None else None
     gateway = ServingEdge(
         "edge-gateway",
         serving_edge_args(
@@ -172,6 +188,7 @@ def build_edge(cfg: StackConfig, platform: AwsPlatform, serving: ServingAddons |
             api_keys=api_keys,
             # The load balancer controller must run before the gateway's Service asks it for an NLB.
             depends_on=[*platform.nodes_ready, *controllers.ready, *serving.models_namespace_ready],
+            redis_address=redis.primary_endpoint_address if redis is not None else None,
         ),
         opts=pulumi.ResourceOptions(provider=platform.k8s_provider),
     )

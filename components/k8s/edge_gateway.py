@@ -23,7 +23,7 @@ from .edge_epp import endpoint_picker_objects
 from .edge_objects import Scheme, client_traffic_policy, envoy_proxy, gateway, gateway_class
 from .edge_policies import api_key_secret, api_key_secret_data, backend_traffic_policy, security_policy
 from .edge_routing import ai_gateway_route, inference_pool, route_namespace
-from .edge_spec import EDGE_NAME, EdgeClient, EdgeTimeouts, RoutedModel
+from .edge_spec import EDGE_NAME, EdgeClient, EdgeTimeouts, GlobalLimits, RoutedModel
 from .edge_values import AI_GATEWAY, ENVOY_GATEWAY, ai_gateway_values, envoy_gateway_values
 from .objects import custom_resource
 from .serving_addon_values import Chart, Tier, namespace
@@ -51,6 +51,8 @@ class ServingEdgeArgs:
     tier: Tier
     # What must exist first: the nodes, and the models' namespace.
     depends_on: Sequence[pulumi.Resource] = ()
+    # Set: per-client token and request limits shared by all replicas, counted in this Redis.
+    global_limits: GlobalLimits | None = None
 
 
 class ServingEdge(pulumi.ComponentResource):
@@ -84,7 +86,9 @@ class ServingEdge(pulumi.ComponentResource):
             self,
             name,
             ENVOY_GATEWAY,
-            envoy_gateway_values(args.tier, args.system_node_selector),
+            envoy_gateway_values(
+                args.tier, args.system_node_selector, args.global_limits.redis_url if args.global_limits is not None else None
+            ),
             [*after, *self.crds, namespaces[ENVOY_GATEWAY.namespace]],
         )
         aigw = _release(
@@ -135,9 +139,9 @@ class ServingEdge(pulumi.ComponentResource):
             for obj in endpoint_picker_objects(model, args.system_node_selector):
                 _k8s_object(f"{name}-{model.name}-epp-{obj['kind'].lower()}", obj, child)
             pools.append(cr(f"{model.name}-pool", inference_pool(model)))
-        route = cr("route", ai_gateway_route(args.models, args.timeouts), [gw, *pools])
+        route = cr("route", ai_gateway_route(args.models, args.timeouts, count_tokens=args.global_limits is not None), [gw, *pools])
         cr("security-policy", security_policy(route_ns, args.allowed_client_cidrs), [keys_secret, route])
-        cr("backend-traffic-policy", backend_traffic_policy(route_ns, clients, args.max_request_body_kib), [route])
+        cr("backend-traffic-policy", backend_traffic_policy(route_ns, clients, args.max_request_body_kib, args.global_limits), [route])
 
         self.route_namespace = route_ns
         self.endpoint = f"https://{args.host}/v1"

@@ -11,7 +11,16 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .edge_spec import API_KEYS_SECRET_NAME, CLIENT_ID_HEADER, EDGE_NAME, KEY_SLOTS, EdgeClient
+from .edge_spec import (
+    AI_GATEWAY_METADATA_NAMESPACE,
+    API_KEYS_SECRET_NAME,
+    CLIENT_ID_HEADER,
+    EDGE_NAME,
+    KEY_SLOTS,
+    TOTAL_TOKENS_METADATA_KEY,
+    EdgeClient,
+    GlobalLimits,
+)
 
 ENVOY_GATEWAY_API = "gateway.envoyproxy.io/v1alpha1"
 # Retry only what cannot have reached a model: a generation is neither idempotent nor cheap.
@@ -121,8 +130,42 @@ OPENAI_ERRORS = [
 ]
 
 
-def backend_traffic_policy(namespace: str, clients: Sequence[EdgeClient], max_request_body_kib: int) -> dict[str, Any]:
-    return {
+def _client_selectors(client: EdgeClient) -> list[dict[str, Any]]:
+    return [{"headers": [{"name": CLIENT_ID_HEADER, "type": "RegularExpression", "value": client_id_pattern(client.id)}]}]
+
+
+def global_rate_limit_rules(clients: Sequence[EdgeClient], limits: GlobalLimits) -> list[dict[str, Any]]:
+    """Per client, shared by every Envoy replica: a token bucket and, if set, a request bucket.
+
+    The token rule charges nothing when a request arrives (cost 0: it only checks the bucket still has tokens) and
+    the answer's total tokens once it is complete, read from the AI Gateway's dynamic metadata. So the request that
+    empties the bucket finishes; the next ones get 429 until the minute rolls over.
+    """
+    token_cost = {
+        "request": {"from": "Number", "number": 0},
+        "response": {"from": "Metadata", "metadata": {"namespace": AI_GATEWAY_METADATA_NAMESPACE, "key": TOTAL_TOKENS_METADATA_KEY}},
+    }
+    rules = [
+        {
+            "clientSelectors": _client_selectors(c),
+            "limit": {"requests": limits.tokens_per_minute, "unit": "Minute"},
+            "cost": token_cost,
+            # One bucket per client whichever model it calls (the route has a rule per model).
+            "shared": True,
+        }
+        for c in clients
+    ]
+    if limits.requests_per_minute is not None:
+        rules += [
+            {"clientSelectors": _client_selectors(c), "limit": {"requests": limits.requests_per_minute, "unit": "Minute"}} for c in clients
+        ]
+    return rules
+
+
+def backend_traffic_policy(
+    namespace: str, clients: Sequence[EdgeClient], max_request_body_kib: int, global_limits: GlobalLimits | None = None
+) -> dict[str, Any]:
+    policy: dict[str, Any] = {
         "apiVersion": ENVOY_GATEWAY_API,
         "kind": "BackendTrafficPolicy",
         "metadata": _meta(EDGE_NAME, namespace),
@@ -133,9 +176,7 @@ def backend_traffic_policy(namespace: str, clients: Sequence[EdgeClient], max_re
                 "local": {
                     "rules": [
                         {
-                            "clientSelectors": [
-                                {"headers": [{"name": CLIENT_ID_HEADER, "type": "RegularExpression", "value": client_id_pattern(c.id)}]}
-                            ],
+                            "clientSelectors": _client_selectors(c),
                             "limit": {"requests": c.requests_per_minute, "unit": "Minute"},
                             # One bucket per client across the route's rules (one per model), not one per rule.
                             "shared": True,
@@ -150,3 +191,6 @@ def backend_traffic_policy(namespace: str, clients: Sequence[EdgeClient], max_re
             "responseOverride": OPENAI_ERRORS,
         },
     }
+    if global_limits is not None:
+        policy["spec"]["rateLimit"]["global"] = {"rules": global_rate_limit_rules(clients, global_limits)}
+    return policy

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .edge_spec import EDGE_NAME, GATEWAY_NAMESPACE, MODEL_HEADER, EdgeTimeouts, RoutedModel
+from .edge_spec import EDGE_NAME, GATEWAY_NAMESPACE, MODEL_HEADER, TOTAL_TOKENS_METADATA_KEY, EdgeTimeouts, RoutedModel
 
 AI_GATEWAY_API = "aigateway.envoyproxy.io/v1beta1"
 INFERENCE_API = "inference.networking.k8s.io/v1"
@@ -47,9 +47,11 @@ def _labels() -> dict[str, str]:
     return {"app.kubernetes.io/part-of": "ai-serving", "app.kubernetes.io/managed-by": "pulumi"}
 
 
-def ai_gateway_route(models: Sequence[RoutedModel], timeouts: EdgeTimeouts) -> dict[str, Any]:
+def ai_gateway_route(models: Sequence[RoutedModel], timeouts: EdgeTimeouts, *, count_tokens: bool = False) -> dict[str, Any]:
+    """`count_tokens`: the ext-proc writes each answer's total tokens into dynamic metadata, which the global token
+    limit charges (`edge_policies.global_rate_limit_rules`)."""
     namespace = route_namespace(models)
-    return {
+    route: dict[str, Any] = {
         "apiVersion": AI_GATEWAY_API,
         "kind": "AIGatewayRoute",
         "metadata": {"name": EDGE_NAME, "namespace": namespace, "labels": _labels()},
@@ -69,6 +71,9 @@ def ai_gateway_route(models: Sequence[RoutedModel], timeouts: EdgeTimeouts) -> d
             ],
         },
     }
+    if count_tokens:
+        route["spec"]["llmRequestCosts"] = [{"metadataKey": TOTAL_TOKENS_METADATA_KEY, "type": "TotalToken"}]
+    return route
 
 
 def inference_pool(model: RoutedModel) -> dict[str, Any]:

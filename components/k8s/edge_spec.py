@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pulumi
+
 from .edge_values import ENVOY_GATEWAY_NAMESPACE
 
 # One name for the GatewayClass, the EnvoyProxy, the Gateway and the AIGatewayRoute (and so the HTTPRoute the AI
@@ -37,6 +39,24 @@ class EdgeClient:
     id: str
     # Local limit per Envoy replica.
     requests_per_minute: int
+
+
+# Where the AI Gateway's ext-proc writes a request's token usage (AIGatewayRoute llmRequestCosts), and the key of
+# the total (prompt + completion) the token limit charges.
+AI_GATEWAY_METADATA_NAMESPACE = "io.envoy.ai_gateway"
+TOTAL_TOKENS_METADATA_KEY = "llm_total_token"
+
+
+@dataclass(frozen=True)
+class GlobalLimits:
+    """Limits shared by every Envoy replica, counted by Envoy Gateway's rate limit service in Redis."""
+
+    # Per client: tokens a minute (charged after each answer, from the AI Gateway's count).
+    tokens_per_minute: int
+    # Per client: requests a minute across replicas; None: only the local limit.
+    requests_per_minute: int | None
+    # host:port of the Redis primary (TLS).
+    redis_url: pulumi.Input[str]
 
 
 @dataclass(frozen=True)

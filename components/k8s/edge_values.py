@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi
+
 from .edge_crds import AI_GATEWAY_VERSION, ENVOY_GATEWAY_VERSION
 from .serving_addon_values import Chart, Tier
 
@@ -27,8 +29,31 @@ def _replicas(tier: Tier) -> int:
     return 2 if tier == "production" else 1
 
 
-def envoy_gateway_values(tier: Tier, node_selector: dict[str, str]) -> dict[str, Any]:
+def rate_limit_values(redis_url: pulumi.Input[str], node_selector: dict[str, str]) -> dict[str, Any]:
+    """`config.envoyGateway` keys that make Envoy Gateway run its rate limit service against `redis_url` (host:port).
+
+    The Redis only accepts TLS. Envoy Gateway's `redis.tls` setting also mounts a client-certificate volume that
+    exists only with a `certificateRef` (mutual TLS, which ElastiCache does not use), so TLS is switched on by the
+    rate limit service's own `REDIS_TLS` variable instead, on its Deployment (server certificate checked against the
+    image's CA bundle).
+    """
     return {
+        "rateLimit": {"backend": {"type": "Redis", "redis": {"url": redis_url}}},
+        "provider": {
+            "type": "Kubernetes",
+            "kubernetes": {
+                "rateLimitDeployment": {
+                    "pod": {"nodeSelector": node_selector},
+                    "container": {"env": [{"name": "REDIS_TLS", "value": "true"}]},
+                }
+            },
+        },
+    }
+
+
+def envoy_gateway_values(tier: Tier, node_selector: dict[str, str], redis_url: pulumi.Input[str] | None = None) -> dict[str, Any]:
+    """`redis_url` set: global and token limits (`rate_limit_values`)."""
+    values: dict[str, Any] = {
         # The CRDs are Pulumi resources (edge_crds): the chart's bundle holds the experimental Gateway API channel.
         "crds": {"enabled": False},
         "deployment": {"replicas": _replicas(tier), "pod": {"nodeSelector": node_selector}},
@@ -64,6 +89,9 @@ def envoy_gateway_values(tier: Tier, node_selector: dict[str, str]) -> dict[str,
             }
         },
     }
+    if redis_url is not None:
+        values["config"]["envoyGateway"].update(rate_limit_values(redis_url, node_selector))
+    return values
 
 
 def ai_gateway_values(tier: Tier, node_selector: dict[str, str]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import pulumi
 from components.aws.edge_certificate import EdgeCertificateArgs
 from components.aws.eks_cluster import partition_of
 from components.aws.node_groups import SYSTEM_NODE_SELECTOR
+from components.aws.rate_limit_redis import REDIS_PORT, RateLimitRedisArgs
 from components.k8s.edge_controller_values import DnsPolicy
 from components.k8s.edge_controllers import EdgeControllersArgs
 from components.k8s.edge_gateway import ServingEdgeArgs
@@ -26,6 +27,7 @@ from components.k8s.edge_spec import (
     GATEWAY_NAMESPACE,
     EdgeClient,
     EdgeTimeouts,
+    GlobalLimits,
     RoutedModel,
 )
 from components.k8s.vllm_objects import PodPeer, selector_labels
@@ -79,6 +81,39 @@ def edge_controllers_args(
     )
 
 
+def rate_limit_redis_args(
+    cfg: StackConfig,
+    edge: EdgeConfig,
+    *,
+    region: str,
+    vpc_id: pulumi.Input[str],
+    private_subnet_ids: Sequence[pulumi.Input[str]],
+    cluster_security_group_id: pulumi.Input[str],
+) -> RateLimitRedisArgs | None:
+    """The Redis of the global limits; None when the stack keeps local limits only."""
+    if edge.global_limits is None:
+        return None
+    return RateLimitRedisArgs(
+        # A cluster name is at most 32 characters: the group id stays within ElastiCache's 40.
+        name=f"{cfg.cluster.name}-edge-rl",
+        region=region,
+        vpc_id=vpc_id,
+        private_subnet_ids=list(private_subnet_ids),
+        client_security_group_id=cluster_security_group_id,
+        node_type=edge.global_limits.redis.node_type,
+        replicas=edge.global_limits.redis.replicas,
+        tags=platform_tags(cfg),
+    )
+
+
+def global_limits(edge: EdgeConfig, redis_address: pulumi.Input[str] | None) -> GlobalLimits | None:
+    """What the gateway needs of `edge.globalLimits`: the limits and where the Redis primary answers."""
+    if edge.global_limits is None or redis_address is None:
+        return None
+    url = pulumi.Output.concat(redis_address, f":{REDIS_PORT}")
+    return GlobalLimits(edge.global_limits.tokens_per_minute, edge.global_limits.requests_per_minute, url)
+
+
 # API groups of the kinds the edge declares: the CI preview role must be able to dry-run them.
 EDGE_API_GROUPS = (
     "gateway.networking.k8s.io",
@@ -129,6 +164,7 @@ def serving_edge_args(
     certificate_arn: pulumi.Input[str],
     api_keys: pulumi.Input[Mapping[str, Sequence[str]]],
     depends_on: Sequence[pulumi.Resource],
+    redis_address: pulumi.Input[str] | None = None,
 ) -> ServingEdgeArgs:
     return ServingEdgeArgs(
         host=edge.host,
@@ -144,4 +180,5 @@ def serving_edge_args(
         system_node_selector=dict(SYSTEM_NODE_SELECTOR),
         tier=cfg.tier,
         depends_on=depends_on,
+        global_limits=global_limits(edge, redis_address),
     )

@@ -125,6 +125,13 @@ def _eks_node_group(ctx: Context, name: str, inputs: dict[str, Any]) -> dict[str
     }
 
 
+def _elasticache_replication_group(ctx: Context, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    # With in-transit encryption ElastiCache names the primary "master.<group>.<hash>.<region code>.cache.amazonaws.com"
+    # (a short region code such as use1; the stand-in uses the region itself).
+    group = inputs.get("replicationGroupId") or auto_name(ctx, "aws:elasticache/replicationGroup:ReplicationGroup", name)
+    return {"primaryEndpointAddress": f"master.{group}.{stable_hex('elasticache', group, length=6)}.{ctx.region}.cache.amazonaws.com"}
+
+
 def _acm_certificate(ctx: Context, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     # ACM answers one DNS validation record per name: a CNAME `_<hex>.<name>.` -> `_<hex>.acm-validations.aws.`.
     domains = [inputs.get("domainName", name), *inputs.get("subjectAlternativeNames", [])]
@@ -154,6 +161,7 @@ def _launch_template(ctx: Context, name: str, inputs: dict[str, Any]) -> dict[st
 
 _COMPUTED: dict[str, ComputedRule] = {
     "aws:kms/key:Key": _kms_key,
+    "aws:elasticache/replicationGroup:ReplicationGroup": _elasticache_replication_group,
     "aws:ecr/repository:Repository": _ecr_repository,
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
     "eks:index:Cluster": _eks_cluster,
