@@ -1,5 +1,5 @@
 """A sample serving edge (two models, two clients) evaluated under the plan's mocks, for the edge tests and for
-rendering its manifests (`python -m tests.edge_sample OUT_DIR`, then `validate-manifests OUT_DIR`)."""
+rendering its manifests (`python -m tests.edge_sample OUT_DIR [--global-limits]`, then `validate-manifests OUT_DIR`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.k8s.edge_gateway import ServingEdge, ServingEdgeArgs
-from components.k8s.edge_spec import EdgeClient, EdgeTimeouts, RoutedModel
+from components.k8s.edge_spec import EdgeClient, EdgeTimeouts, GlobalLimits, RoutedModel
 from components.k8s.serving_addon_values import namespace
 from infra.plan.engine import ProgramEvaluation
 from infra.plan.render import kubernetes_objects, plan_document, write_outputs
@@ -38,9 +38,10 @@ MODELS = [
     ),
 ]
 CLIENTS = [EdgeClient("alice", 120), EdgeClient("batch-jobs", 600)]
+GLOBAL_LIMITS = GlobalLimits(tokens_per_minute=20_000, requests_per_minute=300, redis_url="master.rl.abc123.use1.cache.amazonaws.com:6379")
 
 
-def sample_args(depends_on: list[pulumi.Resource]) -> ServingEdgeArgs:
+def sample_args(depends_on: list[pulumi.Resource], global_limits: GlobalLimits | None = None) -> ServingEdgeArgs:
     return ServingEdgeArgs(
         host="llm.example.com",
         scheme="internet-facing",
@@ -55,25 +56,26 @@ def sample_args(depends_on: list[pulumi.Resource]) -> ServingEdgeArgs:
         system_node_selector=SYSTEM_NODES,
         tier="production",
         depends_on=depends_on,
+        global_limits=global_limits,
     )
 
 
-def evaluate_sample() -> ProgramEvaluation:
+def evaluate_sample(global_limits: GlobalLimits | None = None) -> ProgramEvaluation:
     def program() -> None:
         provider = k8s.Provider("k8s", kubeconfig="{}")
         # The models' namespace comes from ServingAddons in the program.
         models_ns = k8s.core.v1.Namespace(
             "models-ns", metadata=namespace(MODELS_NAMESPACE, "restricted")["metadata"], opts=pulumi.ResourceOptions(provider=provider)
         )
-        ServingEdge("edge", sample_args([models_ns]), opts=pulumi.ResourceOptions(provider=provider))
+        ServingEdge("edge", sample_args([models_ns], global_limits), opts=pulumi.ResourceOptions(provider=provider))
 
     return run(program, region="us-east-1")
 
 
-def write_sample(out_dir: Path) -> None:
-    evaluation = evaluate_sample()
+def write_sample(out_dir: Path, global_limits: GlobalLimits | None = None) -> None:
+    evaluation = evaluate_sample(global_limits)
     write_outputs(out_dir, plan_document("ai-serving", "edge-sample", evaluation), kubernetes_objects(evaluation))
 
 
 if __name__ == "__main__":
-    write_sample(Path(sys.argv[1]))
+    write_sample(Path(sys.argv[1]), GLOBAL_LIMITS if "--global-limits" in sys.argv[2:] else None)
