@@ -11,7 +11,8 @@ import pytest
 
 from components.aws.rate_limit_redis import ENGINE_VERSION, REDIS_PORT, RateLimitRedis, RateLimitRedisArgs, replication_settings
 from infra.args.edge import enabled_edge, global_limits, rate_limit_redis_args
-from infra.config import load_stack_config
+from infra.config import StackConfig, load_stack_config
+from infra.config.edge import EdgeConfig
 from infra.plan.engine import ProgramEvaluation
 from tests.harness import inputs, one, run, stack_config
 
@@ -90,14 +91,19 @@ def test_the_stack_declares_redis_only_with_global_limits() -> None:
     cfg = load_stack_config(raw, "us-east-1", stack="production")
     edge = enabled_edge(cfg)
     assert edge is not None and edge.global_limits is None
-    kwargs = {"region": "us-east-1", "vpc_id": "vpc-1", "private_subnet_ids": SUBNETS, "cluster_security_group_id": CLUSTER_SG}
-    assert rate_limit_redis_args(cfg, edge, **kwargs) is None
+
+    def redis_args(cfg: StackConfig, edge: EdgeConfig) -> RateLimitRedisArgs | None:
+        return rate_limit_redis_args(
+            cfg, edge, region="us-east-1", vpc_id="vpc-1", private_subnet_ids=SUBNETS, cluster_security_group_id=CLUSTER_SG
+        )
+
+    assert redis_args(cfg, edge) is None
     assert global_limits(edge, "master.example") is None
     raw["edge"]["globalLimits"] = {"tokensPerMinute": 20_000, "requestsPerMinute": 300}
     cfg = load_stack_config(raw, "us-east-1", stack="production")
     edge = enabled_edge(cfg)
     assert edge is not None
-    args = rate_limit_redis_args(cfg, edge, **kwargs)
+    args = redis_args(cfg, edge)
     assert args is not None
     assert (args.node_type, args.replicas, args.client_security_group_id) == ("cache.t4g.small", 1, CLUSTER_SG)
     assert len(args.name) <= 40
