@@ -25,6 +25,8 @@ def test_each_client_gets_a_token_bucket_charged_by_the_answers_total_tokens() -
         [selector] = rule["clientSelectors"]
         assert selector["headers"] == [{"name": CLIENT_ID_HEADER, "type": "RegularExpression", "value": client_id_pattern(client.id)}]
         assert rule["limit"] == {"requests": 20_000, "unit": "Minute"}
+        # One bucket per client across the route's per-model rules.
+        assert rule["shared"] is True
         assert rule["cost"] == {
             "request": {"from": "Number", "number": 0},
             "response": {"from": "Metadata", "metadata": {"namespace": "io.envoy.ai_gateway", "key": "llm_total_token"}},
@@ -35,6 +37,7 @@ def test_the_optional_request_limit_is_a_second_rule_per_client() -> None:
     rules = global_rate_limit_rules(CLIENTS, LIMITS)
     request_rules = [r for r in rules if "cost" not in r]
     assert [r["limit"] for r in request_rules] == [{"requests": 300, "unit": "Minute"}] * len(CLIENTS)
+    assert all(r["shared"] for r in request_rules)
     assert [r["clientSelectors"] for r in request_rules] == [r["clientSelectors"] for r in rules if "cost" in r]
 
 

@@ -157,7 +157,8 @@ def global_rate_limit_rules(clients: Sequence[EdgeClient], limits: GlobalLimits)
     ]
     if limits.requests_per_minute is not None:
         rules += [
-            {"clientSelectors": _client_selectors(c), "limit": {"requests": limits.requests_per_minute, "unit": "Minute"}} for c in clients
+            {"clientSelectors": _client_selectors(c), "limit": {"requests": limits.requests_per_minute, "unit": "Minute"}, "shared": True}
+            for c in clients
         ]
     return rules
 
