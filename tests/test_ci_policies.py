@@ -8,6 +8,7 @@ import pytest
 
 from catalogs.github_subjects import branch_subject, environment_subject, pull_request_subject
 from components.aws.ci_deploy_actions import ECR_MANAGE_ACTIONS
+from components.aws.ci_deploy_edge import EdgeDeployScope
 from components.aws.ci_deploy_policy import DeployScope, deploy_policy
 from components.aws.ci_image_push_policy import image_push_policy
 from components.aws.ci_preview_policy import preview_inline_policy
@@ -241,3 +242,45 @@ def test_preview_extra_is_read_only_state_access() -> None:
     assert policy is not None
     actions = {a for s in _statements(policy) for a in _list(s["Action"])}
     assert actions == {"s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject", "kms:Decrypt", "kms:DescribeKey"}
+
+
+# --- what the serving edge adds to the deploy role ---
+
+ZONE = "Z0EXAMPLESTAGING0001"
+
+
+def _edge_statements(scope: DeployScope) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in _statements(deploy_policy(scope)) if s["Sid"].startswith("Edge")}
+
+
+def test_without_an_edge_the_deploy_role_gets_no_certificate_dns_or_redis_rights() -> None:
+    actions = {a for s in _statements(deploy_policy(_scope())) for a in _list(s["Action"])}
+    assert not {a for a in actions if a.split(":")[0] in {"acm", "route53", "elasticache"}}
+
+
+def test_edge_certificates_are_requested_and_changed_only_with_the_cluster_tag() -> None:
+    statements = _edge_statements(_scope(edge=EdgeDeployScope(hosted_zone_id=ZONE)))
+    request, manage = statements["EdgeRequestCertificates"], statements["EdgeManageCertificates"]
+    assert request["Condition"]["StringEquals"]["aws:RequestTag/ai-serving/cluster"] == "ai-serving-staging"
+    assert request["Condition"]["StringEquals"]["aws:RequestedRegion"] == "us-west-2"
+    assert manage["Condition"] == {"StringEquals": {"aws:ResourceTag/ai-serving/cluster": "ai-serving-staging"}}
+    assert "acm:DeleteCertificate" in manage["Action"] and "acm:DeleteCertificate" not in request["Action"]
+    assert "EdgeRateLimitRedis" not in statements
+
+
+def test_edge_dns_changes_only_the_configured_zone() -> None:
+    records = _edge_statements(_scope(edge=EdgeDeployScope(hosted_zone_id=ZONE)))["EdgeValidationRecords"]
+    assert records["Action"] == ["route53:ChangeResourceRecordSets"]
+    assert records["Resource"] == f"arn:aws:route53:::hostedzone/{ZONE}"
+
+
+def test_the_rate_limit_redis_is_the_only_elasticache_resource_the_role_may_change() -> None:
+    scope = _scope(edge=EdgeDeployScope(hosted_zone_id=ZONE, rate_limit_redis_name="ai-serving-staging-edge-rl"))
+    redis = _edge_statements(scope)["EdgeRateLimitRedis"]
+    prefix = f"arn:aws:elasticache:us-west-2:{ACCOUNT}"
+    assert redis["Resource"] == [
+        f"{prefix}:replicationgroup:ai-serving-staging-edge-rl",
+        f"{prefix}:cluster:ai-serving-staging-edge-rl-*",
+        f"{prefix}:subnetgroup:ai-serving-staging-edge-rl",
+        f"{prefix}:parametergroup:default.redis7",
+    ]

@@ -85,3 +85,13 @@ def test_the_gateway_waits_for_the_load_balancer_controller(plan: Plan) -> None:
     for kind in ("gateway.envoyproxy.io/v1alpha1:EnvoyProxy", "gateway.networking.k8s.io/v1:Gateway"):
         [resource] = [r for r in plan.evaluation.resources if r.type == f"kubernetes:{kind}"]
         assert lbc.urn in resource.dependencies, kind
+
+
+def test_the_deploy_role_may_validate_the_certificate_in_the_stack_zone_only(plan: Plan) -> None:
+    edge = plan.config.edge
+    assert edge is not None
+    [deploy] = [r for r in plan.evaluation.resources if r.type == "aws:iam/rolePolicy:RolePolicy" and r.name == "ci-deploy"]
+    statements = {s["Sid"]: s for s in json.loads(deploy.inputs["policy"])["Statement"]}
+    assert statements["EdgeValidationRecords"]["Resource"] == f"arn:aws:route53:::hostedzone/{edge.hosted_zone.id}"
+    # The checked-in stacks keep local limits only: no ElastiCache rights.
+    assert "EdgeRateLimitRedis" not in statements

@@ -17,6 +17,7 @@ from .ci_deploy_actions import (
     KMS_KEY_MANAGE_ACTIONS,
     LOGS_WRITE_ACTIONS,
 )
+from .ci_deploy_edge import EdgeDeployScope, edge_deploy_statements
 from .ci_state_access import StateBackend, state_read_statements, state_write_statements
 from .ci_trust import CiRoleNames
 from .iam_documents import PolicyDocument, has_iam_wildcard
@@ -54,6 +55,8 @@ class DeployScope:
     ci_role_names: CiRoleNames
     github_provider_arn: str
     state_backend: StateBackend | None = None
+    # The serving edge's AWS resources, when the stack has an edge.
+    edge: EdgeDeployScope | None = None
 
 
 def deploy_policy(scope: DeployScope) -> PolicyDocument:
@@ -182,6 +185,8 @@ def deploy_policy(scope: DeployScope) -> PolicyDocument:
             "Resource": [*ci_role_arns, scope.github_provider_arn],
         },
     ]
+    if scope.edge is not None:
+        statements += edge_deploy_statements(scope.edge, account_id=acct, region=region, cluster_name=cluster)
     if scope.state_backend is not None:
         statements += state_read_statements(scope.state_backend) + state_write_statements(scope.state_backend)
     return {"Version": "2012-10-17", "Statement": statements}

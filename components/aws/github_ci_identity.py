@@ -13,6 +13,7 @@ import pulumi_aws as aws
 
 from catalogs.github_subjects import GithubRepository
 
+from .ci_deploy_edge import EdgeDeployScope
 from .ci_deploy_policy import DeployScope, deploy_policy
 from .ci_image_push_policy import image_push_policy
 from .ci_preview_policy import READ_ONLY_ACCESS_ARN, preview_inline_policy
@@ -46,6 +47,8 @@ class GithubCiIdentityArgs:
     state_backend: StateBackend | None
     # Production: protect the OIDC provider from deletion.
     protect: bool
+    # The serving edge's AWS resources the deploy role manages (None: no edge).
+    edge: EdgeDeployScope | None = None
 
 
 def deploy_scope(args: GithubCiIdentityArgs, account_id: str, github_provider_arn: str) -> DeployScope:
@@ -59,6 +62,7 @@ def deploy_scope(args: GithubCiIdentityArgs, account_id: str, github_provider_ar
         ci_role_names=ci_role_names(args.name_prefix),
         github_provider_arn=github_provider_arn,
         state_backend=args.state_backend,
+        edge=args.edge,
     )
 
 

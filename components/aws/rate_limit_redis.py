@@ -25,6 +25,12 @@ ENGINE_VERSION = "7.1"
 PARAMETER_GROUP = "default.redis7"
 
 
+def rate_limit_redis_name(cluster_name: str) -> str:
+    """The replication group's (and its subnet group's) name: a cluster name has at most 32 characters, so this
+    stays within ElastiCache's 40."""
+    return f"{cluster_name}-edge-rl"
+
+
 @dataclass(frozen=True)
 class RateLimitRedisArgs:
     # Names the replication group (at most 40 characters, lowercase) and its subnet group.

@@ -15,6 +15,7 @@ import pulumi_kubernetes as kubernetes
 
 from catalogs.github_subjects import GithubRepository
 from catalogs.gpu_scheduling import SYSTEM_NODE_GROUP_NAME, gpu_node_labels
+from components.aws.ci_deploy_edge import EdgeDeployScope
 from components.aws.ci_state_access import StateBackend
 from components.aws.ecr import ImageRepositoryArgs
 from components.aws.eks_addons import EksAddonsArgs
@@ -30,6 +31,7 @@ from components.aws.node_groups import (
     NodeGroupsArgs,
     NodeGroupSpec,
 )
+from components.aws.rate_limit_redis import rate_limit_redis_name
 from components.aws.stack_names import stack_name_prefix
 from components.k8s.gpu_addons import GpuAddonsArgs
 from components.moved_children import MovedChildren
@@ -87,7 +89,16 @@ def github_ci_identity_args(cfg: StackConfig, stack: AwsStack) -> GithubCiIdenti
         deploy_name_prefixes=[stack.name_prefix, f"{cfg.cluster.name}-"],
         state_backend=state_backend(cfg.github.state_backend),
         protect=cfg.protect_stateful_resources,
+        edge=edge_deploy_scope(cfg),
     )
+
+
+def edge_deploy_scope(cfg: StackConfig) -> EdgeDeployScope | None:
+    edge = cfg.edge
+    if edge is None or not edge.enabled:
+        return None
+    redis = rate_limit_redis_name(cfg.cluster.name) if edge.global_limits is not None else None
+    return EdgeDeployScope(hosted_zone_id=edge.hosted_zone.id, rate_limit_redis_name=redis)
 
 
 def cluster_access(cluster: ClusterConfig, deploy_role_arn: pulumi.Input[str], preview_role_arn: pulumi.Input[str]) -> list[ClusterAccess]:

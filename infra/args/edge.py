@@ -16,7 +16,7 @@ import pulumi
 from components.aws.edge_certificate import EdgeCertificateArgs
 from components.aws.eks_cluster import partition_of
 from components.aws.node_groups import SYSTEM_NODE_SELECTOR
-from components.aws.rate_limit_redis import REDIS_PORT, RateLimitRedisArgs
+from components.aws.rate_limit_redis import REDIS_PORT, RateLimitRedisArgs, rate_limit_redis_name
 from components.k8s.edge_controller_values import DnsPolicy
 from components.k8s.edge_controllers import EdgeControllersArgs
 from components.k8s.edge_gateway import ServingEdgeArgs
@@ -95,7 +95,7 @@ def rate_limit_redis_args(
         return None
     return RateLimitRedisArgs(
         # A cluster name is at most 32 characters: the group id stays within ElastiCache's 40.
-        name=f"{cfg.cluster.name}-edge-rl",
+        name=rate_limit_redis_name(cfg.cluster.name),
         region=region,
         vpc_id=vpc_id,
         private_subnet_ids=list(private_subnet_ids),
