@@ -109,6 +109,8 @@ def build_aws_platform(cfg: StackConfig) -> AwsPlatform:
     pulumi.export("ciPreviewRoleArn", ci.preview_role_arn)
     pulumi.export("ciDeployRoleArn", ci.deploy_role_arn)
     pulumi.export("ciImagePushRoleArn", ci.image_push_role_arn)
+    # The runs-on label of the jobs that reach the EKS API (repository variable PULUMI_RUNNER).
+    pulumi.export("ciRunnerLabel", cfg.ci_runners.label)
     pulumi.export("clusterName", cluster.cluster_name)
     pulumi.export("kubeconfig", cluster.kubeconfig_json)
     pulumi.export("oidcProviderArn", cluster.oidc_provider_arn)

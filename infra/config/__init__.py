@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError
 
 from .aws import ClusterConfig, EcrConfig, GithubConfig, GpuNodeGroupConfig, NetworkConfig
 from .base import NAMESPACE, ConfigError, ConfigProblem, StrictModel, key_path, problems_from_validation_error
+from .ci_runners import CiRunnersConfig, ci_runner_problems
 from .delivery import ArgoCdConfig, ModelGateConfig, argocd_problems, model_gate_problems
 from .edge import EDGE_API_KEYS_CONFIG_KEY, EdgeConfig, edge_problems
 from .gcp import APP_ENV_SECRET_KEY, GcpConfig, gcp_problems
@@ -41,6 +42,8 @@ class StackConfig(StrictModel):
     gpu_node_groups: Annotated[list[GpuNodeGroupConfig], Field(min_length=1)]
     ecr: EcrConfig
     github: GithubConfig
+    # Where the CI jobs that reach the EKS API run (they must be able to reach it).
+    ci_runners: CiRunnersConfig = CiRunnersConfig()
     # Argo CD and its Applications (unset: not installed).
     argocd: ArgoCdConfig | None = None
     model_gate: ModelGateConfig = ModelGateConfig()
@@ -119,6 +122,7 @@ CROSS_FIELD_CHECKS: list[Callable[[StackConfig, Environment], list[ConfigProblem
     _delivery_problems,
     serving_problems,
     edge_problems,
+    ci_runner_problems,
     gcp_problems,
 ]
 
