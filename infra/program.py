@@ -210,10 +210,6 @@ def build_gcp(cfg: StackConfig) -> None:
         "gcp-deploy",
         github_workload_identity_args(gcp, cfg.github, project=project, stack=stack, protect=cfg.protect_stateful_resources),
     )
-    # The accounts that run Pulumi from CI, federated through the identity's pool.
-    pulumi_ci = PulumiCiIdentity(
-        "gcp-pulumi-ci", pulumi_ci_identity_args(gcp, cfg.github, project=project, stack=stack, pool_name=identity.pool_name)
-    )
     vms = GpuVm(
         "gcp-gpu",
         gpu_vm_args(
@@ -225,6 +221,14 @@ def build_gcp(cfg: StackConfig) -> None:
             app_env=pulumi.Config("ai-serving").require_secret(APP_ENV_SECRET_KEY),
             # The app deploy account of the identity may SSH into these VMs (over IAP) to deploy.
             deploy=service_account_deploy_access(identity.app_deploy_member, identity.app_deploy_unique_id),
+        ),
+    )
+    # The accounts that run Pulumi from CI, federated through the identity's pool; `pulumi up` attaches the VMs'
+    # account, and no other.
+    pulumi_ci = PulumiCiIdentity(
+        "gcp-pulumi-ci",
+        pulumi_ci_identity_args(
+            gcp, cfg.github, project=project, stack=stack, pool_name=identity.pool_name, vm_service_account_name=vms.service_account_name
         ),
     )
     # For the deploy workflow (google-github-actions/auth inputs, then the VMs to ssh into).

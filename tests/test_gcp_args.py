@@ -64,7 +64,9 @@ def test_identity_names_derive_from_the_prefix_and_the_repository_from_the_githu
 
 def test_pulumi_ci_accounts_are_named_by_the_prefix_and_use_the_given_pool() -> None:
     cfg = _config("production")
-    ci = pulumi_ci_identity_args(_gcp(cfg), cfg.github, project="p-1", stack="production", pool_name="pool-name")
+    ci = pulumi_ci_identity_args(
+        _gcp(cfg), cfg.github, project="p-1", stack="production", pool_name="pool-name", vm_service_account_name="vm-account"
+    )
     assert (ci.project, ci.pool_name, ci.stack, ci.main_branch, ci.preview_account_id, ci.deploy_account_id) == (
         "p-1",
         "pool-name",
@@ -81,11 +83,14 @@ def test_pulumi_ci_accounts_are_named_by_the_prefix_and_use_the_given_pool() -> 
         "projects/p-1/roles/ai_serving_prod_deploy_ssh",
         "roles/compute.osLogin",
     ]
+    # Its own IAM role is named by the prefix; it may act as the VMs' account only.
+    assert ci.deploy_iam_role_id == "ai_serving_prod_pulumi_deploy_iam"
+    assert ci.attached_service_accounts == {"vm": "vm-account"}
 
 
 def test_pulumi_ci_resources_keep_their_state_from_under_the_github_deploy_identity() -> None:
     cfg = _config()
-    ci = pulumi_ci_identity_args(_gcp(cfg), cfg.github, project="p-1", stack="staging", pool_name="pool-name")
+    ci = pulumi_ci_identity_args(_gcp(cfg), cfg.github, project="p-1", stack="staging", pool_name="pool-name", vm_service_account_name="vm")
     assert ci.moved_from == MovedChildren(
         old_parent_type="ai-serving:gcp:GithubDeployIdentity", old_parent_name="gcp-deploy", old_name_prefix="gcp-deploy-pulumi"
     )

@@ -83,15 +83,61 @@ def test_production_deploys_need_the_environment_and_main(production: ProgramEva
     assert app_binding["member"].endswith(f"/subject/{repo}:environment:production")
 
 
+PULUMI_DEPLOY = "serviceAccount:ai-serving-{}-pulumi-deploy@example-project.iam.gserviceaccount.com"
+PROJECT_MEMBER = "gcp:projects/iAMMember:IAMMember"
+SA_MEMBER = "gcp:serviceaccount/iAMMember:IAMMember"
+_LISTED_ROLE = re.compile(r"'([^']*)'")
+
+
+def _deployer(stack: str) -> str:
+    return PULUMI_DEPLOY.format("stg" if stack == "staging" else "prod")
+
+
+def _grant_limit(ev: ProgramEvaluation, deployer: str) -> tuple[str, list[str]]:
+    """The deploy account's one conditioned project grant: its role and the roles its condition allows."""
+    (limited,) = [g for g in (inputs(r) for r in of_type(ev, PROJECT_MEMBER)) if g["member"] == deployer and g.get("condition")]
+    expression = limited["condition"]["expression"]
+    prefix = "api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly(["
+    assert expression.startswith(prefix) and expression.endswith("])")
+    return limited["role"], _LISTED_ROLE.findall(expression.removeprefix(prefix))
+
+
 @pytest.mark.parametrize("stack", ["staging", "production"])
-def test_pulumi_up_from_ci_may_grant_every_project_role_the_stack_grants(stack: str, request: pytest.FixtureRequest) -> None:
+def test_pulumi_up_from_ci_may_grant_exactly_the_project_roles_the_stack_grants(stack: str, request: pytest.FixtureRequest) -> None:
     ev: ProgramEvaluation = request.getfixturevalue(stack)
-    grants = [inputs(r) for r in of_type(ev, "gcp:projects/iAMMember:IAMMember")]
-    (limit,) = [g["condition"]["expression"] for g in grants if g["role"] == "roles/resourcemanager.projectIamAdmin"]
+    grants = [inputs(r) for r in of_type(ev, PROJECT_MEMBER)]
     granted_by_the_stack = {g["role"] for g in grants if "-pulumi-" not in g["member"]}
-    assert granted_by_the_stack
-    for role in granted_by_the_stack:
-        assert f"'{role}'" in limit, f"pulumi up from CI could not grant {role}"
+    role, allowed = _grant_limit(ev, _deployer(stack))
+    assert granted_by_the_stack and sorted(allowed) == sorted(granted_by_the_stack)
+    # The limited role is the program's own custom role, the one that carries the project's setIamPolicy.
+    (custom,) = [inputs(r) for r in of_type(ev, "gcp:projects/iAMCustomRole:IAMCustomRole") if r.name == "gcp-pulumi-ci-deploy-iam"]
+    assert role == f"projects/example-project/roles/{custom['roleId']}" and role not in allowed
+    assert "resourcemanager.projects.setIamPolicy" in custom["permissions"]
+    assert not [p for p in custom["permissions"] if p.startswith("iam.roles.") and not p.endswith((".get", ".list"))]
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_pulumi_up_from_ci_acts_as_the_vm_account_only_and_manages_no_identity_project_wide(
+    stack: str, request: pytest.FixtureRequest
+) -> None:
+    ev: ProgramEvaluation = request.getfixturevalue(stack)
+    deployer = _deployer(stack)
+    project_roles = {g["role"] for g in (inputs(r) for r in of_type(ev, PROJECT_MEMBER)) if g["member"] == deployer}
+    forbidden = {
+        "roles/iam.serviceAccountUser",
+        "roles/iam.serviceAccountAdmin",
+        "roles/iam.roleAdmin",
+        "roles/resourcemanager.projectIamAdmin",
+    }
+    assert project_roles and not project_roles & forbidden
+    on_accounts = [inputs(r) for r in of_type(ev, SA_MEMBER) if inputs(r)["member"] == deployer]
+    vm_account = inputs(one(ev, "gcp:serviceaccount/account:Account", "gcp-gpu-sa"))["accountId"]
+    assert [(b["serviceAccountId"], b["role"]) for b in on_accounts] == [
+        (f"projects/example-project/serviceAccounts/{vm_account}@example-project.iam.gserviceaccount.com", "roles/iam.serviceAccountUser")
+    ]
+    # And that is the account the VMs run as.
+    vms = of_type(ev, "gcp:compute/instance:Instance") + of_type(ev, "gcp:compute/instanceTemplate:InstanceTemplate")
+    assert vms and {inputs(v)["serviceAccount"]["email"] for v in vms} == {f"{vm_account}@example-project.iam.gserviceaccount.com"}
 
 
 def test_outputs_name_the_provider_the_three_accounts_and_the_vms(staging: ProgramEvaluation, production: ProgramEvaluation) -> None:

@@ -12,10 +12,12 @@ import pytest
 from components.gcp.github_workload_identity import GithubWorkloadIdentity
 from components.gcp.pulumi_ci_identity import PulumiCiIdentity, PulumiCiIdentityArgs
 from components.gcp.pulumi_roles import (
+    DEPLOY_IAM_PERMISSIONS,
     FORBIDDEN_ROLES,
-    PROJECT_IAM_ADMIN_ROLE,
+    IDENTITY_ADMIN_ROLES,
     PULUMI_DEPLOY_ROLES,
     PULUMI_PREVIEW_ROLES,
+    WITHHELD_PERMISSIONS,
     grant_limit_condition,
 )
 from components.gcp.wif import subject_principal
@@ -28,6 +30,16 @@ PREVIEW = "serviceAccount:ai-serving-stg-pulumi-preview@example-ai-serving-stagi
 DEPLOY = "serviceAccount:ai-serving-stg-pulumi-deploy@example-ai-serving-staging.iam.gserviceaccount.com"
 ACCOUNT = "gcp:serviceaccount/account:Account"
 PROJECT_MEMBER = "gcp:projects/iAMMember:IAMMember"
+CUSTOM_ROLE = "gcp:projects/iAMCustomRole:IAMCustomRole"
+VM_ACCOUNT = "projects/example-ai-serving-staging/serviceAccounts/ai-serving-stg-vm@example-ai-serving-staging.iam.gserviceaccount.com"
+DEPLOY_IAM_ROLE = "projects/example-ai-serving-staging/roles/ai_serving_stg_pulumi_deploy_iam"
+# The roles that manage identities project-wide: the deploy account holds none of them on the project.
+PROJECT_WIDE_IDENTITY_ROLES = {
+    "roles/iam.serviceAccountUser",
+    "roles/iam.serviceAccountAdmin",
+    "roles/iam.roleAdmin",
+    "roles/resourcemanager.projectIamAdmin",
+}
 # Read-only predefined roles are named viewer/Viewer/reader/Reviewer; anything else can write.
 READ_ONLY_ROLE = re.compile(r"^roles/([a-zA-Z]+\.)?([a-z][a-zA-Z]*)?(viewer|Viewer|reader|Reader|Reviewer)$")
 
@@ -42,6 +54,8 @@ def pulumi_ci_args(moved_from: MovedChildren | None = None) -> PulumiCiIdentityA
         preview_account_id="ai-serving-stg-pulumi-preview",
         deploy_account_id="ai-serving-stg-pulumi-deploy",
         grantable_project_roles=["roles/logging.logWriter"],
+        deploy_iam_role_id="ai_serving_stg_pulumi_deploy_iam",
+        attached_service_accounts={"vm": VM_ACCOUNT},
         moved_from=moved_from,
     )
 
@@ -65,8 +79,9 @@ def test_registers_the_two_accounts_their_bindings_and_project_grants_only(ident
     children = [r for r in identity.resources if r.custom]
     assert Counter(r.type for r in children) == {
         ACCOUNT: 2,
-        SA_BINDING: 3,
+        SA_BINDING: 3 + 1,
         PROJECT_MEMBER: len(PULUMI_PREVIEW_ROLES) + len(PULUMI_DEPLOY_ROLES) + 1,
+        CUSTOM_ROLE: 1,
     }
     assert {r.parent for r in children} == {component.urn}
     assert [r.urn for r in identity.resources if not r.custom] == [component.urn]
@@ -92,7 +107,7 @@ def _impersonators(ev: ProgramEvaluation, account_id: str) -> set[str]:
         return bool(inputs(r)["serviceAccountId"].endswith(f"/{account_id}@example-ai-serving-staging.iam.gserviceaccount.com"))
 
     bindings = [inputs(r) for r in of_type(ev, SA_BINDING) if of_account(r)]
-    assert all(b["role"] == "roles/iam.workloadIdentityUser" for b in bindings)
+    assert bindings and all(b["role"] == "roles/iam.workloadIdentityUser" for b in bindings)
     return {b["member"] for b in bindings}
 
 
@@ -118,7 +133,7 @@ def _with_the_workload_identity() -> ProgramEvaluation:
 def test_the_accounts_federate_through_the_one_pool_of_the_workload_identity() -> None:
     ev = _with_the_workload_identity()
     pool = one(ev, POOL)
-    bindings = [r for r in of_type(ev, SA_BINDING) if r.name.startswith("ci-")]
+    bindings = [r for r in of_type(ev, SA_BINDING) if r.name.startswith("ci-") and inputs(r)["role"] == "roles/iam.workloadIdentityUser"]
     assert len(bindings) == 3 and all(pool.urn in r.dependencies for r in bindings)
     assert {inputs(r)["member"] for r in bindings} == {subject_principal(POOL_NAME, s) for s in (PR, MAIN, STAGING_ENV)}
 
@@ -149,28 +164,62 @@ def test_neither_account_gets_owner_or_editor(identity: ProgramEvaluation) -> No
 
 def test_deploy_account_manages_the_stack_resources_but_not_its_own_trust(identity: ProgramEvaluation) -> None:
     roles = {g["role"] for g in _project_grants(identity, DEPLOY)}
-    assert roles == {*PULUMI_DEPLOY_ROLES, PROJECT_IAM_ADMIN_ROLE}
+    assert roles == {*PULUMI_DEPLOY_ROLES, DEPLOY_IAM_ROLE}
     for needed in ("roles/compute.instanceAdmin.v1", "roles/compute.networkAdmin", "roles/compute.securityAdmin"):
         assert needed in roles
-    for needed in ("roles/iam.serviceAccountAdmin", "roles/secretmanager.admin", "roles/iam.roleAdmin", "roles/iap.admin"):
-        assert needed in roles
+    assert {"roles/secretmanager.admin", "roles/iap.admin"} <= roles
     # Pool and provider decide who gets any token: read-only for pulumi up from CI.
     assert "roles/iam.workloadIdentityPoolViewer" in roles and "roles/iam.workloadIdentityPoolAdmin" not in roles
 
 
+def test_deploy_account_holds_no_project_wide_identity_role(identity: ProgramEvaluation) -> None:
+    roles = {g["role"] for g in _project_grants(identity, DEPLOY)}
+    assert not roles & PROJECT_WIDE_IDENTITY_ROLES
+    assert not roles & IDENTITY_ADMIN_ROLES
+    assert PROJECT_WIDE_IDENTITY_ROLES <= IDENTITY_ADMIN_ROLES
+
+
+def test_deploy_account_acts_as_the_attached_vm_account_only(identity: ProgramEvaluation) -> None:
+    on_accounts = [inputs(r) for r in of_type(identity, SA_BINDING) if inputs(r)["member"] == DEPLOY]
+    assert [(b["serviceAccountId"], b["role"]) for b in on_accounts] == [(VM_ACCOUNT, "roles/iam.serviceAccountUser")]
+    assert not [b for b in on_accounts if b.get("condition")]
+
+
+def _deploy_iam_role(ev: ProgramEvaluation) -> dict[str, Any]:
+    (role,) = [inputs(r) for r in of_type(ev, CUSTOM_ROLE)]
+    return role
+
+
+def test_deploy_iam_role_cannot_edit_roles_nor_reach_other_accounts(identity: ProgramEvaluation) -> None:
+    role = _deploy_iam_role(identity)
+    assert f"projects/{role['project']}/roles/{role['roleId']}" == DEPLOY_IAM_ROLE
+    permissions = set(role["permissions"])
+    assert permissions == set(DEPLOY_IAM_PERMISSIONS)
+    assert not {p for p in permissions if p.startswith("iam.roles.") and p.split(".")[-1] not in ("get", "list")}
+    assert not permissions & WITHHELD_PERMISSIONS
+    assert {"iam.roles.create", "iam.roles.update", "iam.roles.delete", "iam.serviceAccounts.setIamPolicy"} <= WITHHELD_PERMISSIONS
+    # It can set the project's policy: that is why its binding carries the grant limit.
+    assert "resourcemanager.projects.setIamPolicy" in permissions
+
+
 def test_deploy_account_may_grant_only_the_roles_the_stack_grants(identity: ProgramEvaluation) -> None:
-    (admin,) = [g for g in _project_grants(identity, DEPLOY) if g["role"] == PROJECT_IAM_ADMIN_ROLE]
-    assert admin["condition"]["expression"] == (
+    (limited,) = [g for g in _project_grants(identity, DEPLOY) if g["role"] == DEPLOY_IAM_ROLE]
+    assert limited["condition"]["expression"] == (
         "api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly(['roles/logging.logWriter'])"
     )
     # Every other grant is unconditional: nothing hides a broader grant behind a condition.
-    assert [g for g in _project_grants(identity, DEPLOY) if g.get("condition")] == [admin]
+    assert [g for g in _project_grants(identity, DEPLOY) if g.get("condition")] == [limited]
 
 
-@pytest.mark.parametrize("role", [*FORBIDDEN_ROLES, PROJECT_IAM_ADMIN_ROLE, "roles/iam.serviceAccountAdmin"])
+@pytest.mark.parametrize("role", [*FORBIDDEN_ROLES, *IDENTITY_ADMIN_ROLES, *PULUMI_DEPLOY_ROLES])
 def test_grant_limit_refuses_roles_that_escalate(role: str) -> None:
     with pytest.raises(ValueError, match="must not be able to grant"):
         grant_limit_condition(["roles/logging.logWriter", role])
+
+
+def test_grant_limit_refuses_the_callers_own_role() -> None:
+    with pytest.raises(ValueError, match="must not be able to grant"):
+        grant_limit_condition(["roles/logging.logWriter", DEPLOY_IAM_ROLE], never_grantable=[DEPLOY_IAM_ROLE])
 
 
 def test_grant_limit_needs_a_role_and_lists_each_once() -> None:
@@ -193,9 +242,13 @@ def test_moved_children_alias_their_urns_under_the_former_parent() -> None:
     ev = _evaluate(pulumi_ci_args(FORMER_PARENT))
     assert not one(ev, "ai-serving:gcp:PulumiCiIdentity").aliases
     children = [r for r in ev.resources if r.custom]
-    assert len(children) == 2 + 3 + len(PULUMI_PREVIEW_ROLES) + len(PULUMI_DEPLOY_ROLES) + 1
+    # The deploy account's IAM role, its binding and actAs on the VM account are new (issue 10): nothing to move.
+    new = {"ci-deploy-iam", "ci-deploy-actas-vm"}
+    moved = [r for r in children if r.name not in new]
+    assert len(moved) == 2 + 3 + len(PULUMI_PREVIEW_ROLES) + len(PULUMI_DEPLOY_ROLES)
+    assert len(children) - len(moved) == 3 and not [r for r in children if r.name in new and r.aliases]
     # Same type, the old parent, and the old name: what follows the component's name ("ci") followed the old prefix.
-    for child in children:
+    for child in moved:
         old_name = "gcp-deploy-pulumi" + child.name.removeprefix("ci")
         assert child.aliases == [f"urn:pulumi:staging::ai-serving::ai-serving:gcp:GithubDeployIdentity${child.type}::{old_name}"]
 

@@ -9,7 +9,8 @@ from infra.plan.run import Plan, build_plan
 from tests.harness import PROJECT_DIR
 
 # Issue 8: the Pulumi CI accounts, their workload identity bindings and project grants, out of the GitHub workload
-# identity into PulumiCiIdentity: (type, logical name after the component's name).
+# identity into PulumiCiIdentity: (type, logical name after the component's name). Issue 10 removed the deploy
+# account's project-wide serviceAccountAdmin, serviceAccountUser, roleAdmin and projectIamAdmin grants.
 _PULUMI_CI_CHILDREN = [
     ("gcp:serviceaccount/account:Account", "preview-sa"),
     ("gcp:serviceaccount/account:Account", "deploy-sa"),
@@ -26,13 +27,9 @@ _PULUMI_CI_CHILDREN = [
             "deploy-compute-instanceAdmin-v1",
             "deploy-compute-networkAdmin",
             "deploy-compute-securityAdmin",
-            "deploy-iam-serviceAccountAdmin",
-            "deploy-iam-serviceAccountUser",
-            "deploy-iam-roleAdmin",
             "deploy-secretmanager-admin",
             "deploy-iap-admin",
             "deploy-iam-workloadIdentityPoolViewer",
-            "deploy-resourcemanager-projectIamAdmin",
         )
     ),
 ]

@@ -27,10 +27,13 @@ from .vm_service_account import VM_PROJECT_ROLES, create_vm_service_account
 from .vm_settings import vm_labels
 
 
-def project_roles_granted(project: str, name_prefix: str) -> list[str]:
-    """Every role GpuVm may grant on the project (whatever the layout): the limit of what `pulumi up` from CI
-    may grant there (components/gcp/pulumi_roles.py)."""
-    return [*VM_PROJECT_ROLES, f"projects/{project}/roles/{deploy_role_id(name_prefix)}", OS_LOGIN_ROLE]
+def project_roles_granted(project: str, name_prefix: str, *, managed_group: bool) -> list[str]:
+    """Exactly the roles GpuVm grants on the project (with deploy access) in this layout: the limit of what
+    `pulumi up` from CI may grant there (components/gcp/pulumi_roles.py). OS Login is a project grant for a
+    group's VMs only (individual VMs are granted one by one), so changing the layout changes the limit, which is
+    an administrator's `pulumi up`."""
+    roles = [*VM_PROJECT_ROLES, f"projects/{project}/roles/{deploy_role_id(name_prefix)}"]
+    return [*roles, OS_LOGIN_ROLE] if managed_group else roles
 
 
 def startup_script_params(args: GpuVmArgs, secret_id: str, deployer_posix_user: str | None) -> StartupScriptParams:
@@ -51,6 +54,8 @@ def startup_script_params(args: GpuVmArgs, secret_id: str, deployer_posix_user: 
 
 class GpuVm(pulumi.ComponentResource):
     service_account_email: pulumi.Output[str]
+    # projects/P/serviceAccounts/E: the account the VMs run as, which `pulumi up` from CI must be allowed to attach.
+    service_account_name: pulumi.Output[str]
     instances: list[tuple[str, str]]
     instance_group: pulumi.Output[str] | None
     secret_id: pulumi.Output[str]
@@ -115,6 +120,7 @@ class GpuVm(pulumi.ComponentResource):
             )
 
         self.service_account_email = account.email
+        self.service_account_name = account.name
         self.secret_id = secret.secret.secret_id
         self.register_outputs(
             {

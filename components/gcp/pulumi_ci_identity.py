@@ -2,11 +2,14 @@
 through the pool of GithubWorkloadIdentity: `<prefix>-pulumi-preview` (pull requests and the drift check,
 read-only) and `<prefix>-pulumi-deploy` (`pulumi up` in the GitHub environment of the stack). Which workflows may
 impersonate each is decided here; what each may do in the project, in pulumi_roles.py.
+
+The deploy account's custom IAM role and every grant to either account are created by the first `pulumi up`, run by
+an administrator (docs/gcp.md, "Bootstrap"): the deploy account cannot create, edit or grant any of them itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -16,7 +19,13 @@ from catalogs.github_subjects import GithubRepository, environment_subject, pull
 from components.moved_children import MovedChildren, moved_child_aliases
 
 from .federated_account import FederatedAccountSpec, create_federated_account
-from .pulumi_roles import PROJECT_IAM_ADMIN_ROLE, PULUMI_DEPLOY_ROLES, PULUMI_PREVIEW_ROLES, grant_limit_condition
+from .pulumi_roles import (
+    DEPLOY_IAM_PERMISSIONS,
+    PULUMI_DEPLOY_ROLES,
+    PULUMI_PREVIEW_ROLES,
+    SERVICE_ACCOUNT_USER_ROLE,
+    grant_limit_condition,
+)
 from .wif import TokenContext
 
 TYPE_TOKEN = "ai-serving:gcp:PulumiCiIdentity"
@@ -36,6 +45,11 @@ class PulumiCiIdentityArgs:
     deploy_account_id: str
     # Every role the stack grants on the project: all `pulumi up` from CI may grant or revoke there.
     grantable_project_roles: Sequence[str]
+    # Id of the project custom role holding the deploy account's IAM permissions (pulumi_roles.deploy_iam_role_id).
+    deploy_iam_role_id: str
+    # The service accounts `pulumi up` attaches to resources (label -> account name, projects/P/serviceAccounts/E):
+    # the deploy account may act as these, and no other.
+    attached_service_accounts: Mapping[str, pulumi.Input[str]]
     # Set when these resources were children of another component in existing stacks: each gets an alias there.
     moved_from: MovedChildren | None = None
 
@@ -62,8 +76,8 @@ class PulumiCiIdentity(pulumi.ComponentResource):
     deploy_email: pulumi.Output[str]
 
     def __init__(self, name: str, args: PulumiCiIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        """Both accounts, their workloadIdentityUser bindings and their project roles (the deploy account's IAM admin
-        role limited to the roles the stack grants)."""
+        """Both accounts, their workloadIdentityUser bindings and their project roles; the deploy account's custom
+        IAM role (granting limited to the roles the stack grants) and actAs on the attached service accounts."""
         super().__init__(TYPE_TOKEN, name, None, opts)
 
         def child(logical_name: str) -> pulumi.ResourceOptions:
@@ -109,17 +123,43 @@ class PulumiCiIdentity(pulumi.ComponentResource):
             project_role("preview", preview, role)
         for role in PULUMI_DEPLOY_ROLES:
             project_role("deploy", deploy, role)
-        project_role(
-            "deploy",
-            deploy,
-            PROJECT_IAM_ADMIN_ROLE,
-            gcp.projects.IAMMemberConditionArgs(
-                title="stack-roles-only",
-                description="May grant and revoke only the roles this stack grants on the project.",
-                expression=grant_limit_condition(args.grantable_project_roles),
-            ),
-        )
+        self._grant_deploy_iam(name, args, deploy)
 
         self.preview_email = preview.email
         self.deploy_email = deploy.email
         self.register_outputs({"previewServiceAccountEmail": self.preview_email, "deployServiceAccountEmail": self.deploy_email})
+
+    def _grant_deploy_iam(self, name: str, args: PulumiCiIdentityArgs, deploy: gcp.serviceaccount.Account) -> None:
+        """The deploy account's custom IAM role, bound on the project under the grant limit, and actAs on the
+        attached service accounts only. New in issue 10: no alias to any former parent."""
+        child = pulumi.ResourceOptions(parent=self)
+        own_role = f"projects/{args.project}/roles/{args.deploy_iam_role_id}"
+        iam_role = gcp.projects.IAMCustomRole(
+            f"{name}-deploy-iam",
+            project=args.project,
+            role_id=args.deploy_iam_role_id,
+            title=f"pulumi up of {args.stack}: IAM",
+            description="Reads the stack's service accounts and roles; grants only the roles its binding's condition lists.",
+            permissions=list(DEPLOY_IAM_PERMISSIONS),
+            opts=child,
+        )
+        gcp.projects.IAMMember(
+            f"{name}-deploy-iam",
+            project=args.project,
+            role=iam_role.name,
+            member=deploy.member,
+            condition=gcp.projects.IAMMemberConditionArgs(
+                title="stack-roles-only",
+                description="May grant and revoke only the roles this stack grants on the project.",
+                expression=grant_limit_condition(args.grantable_project_roles, never_grantable=[own_role]),
+            ),
+            opts=child,
+        )
+        for label, account_name in args.attached_service_accounts.items():
+            gcp.serviceaccount.IAMMember(
+                f"{name}-deploy-actas-{label}",
+                service_account_id=account_name,
+                role=SERVICE_ACCOUNT_USER_ROLE,
+                member=deploy.member,
+                opts=child,
+            )

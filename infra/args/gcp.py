@@ -13,6 +13,7 @@ from components.gcp.gpu_vm import project_roles_granted
 from components.gcp.gpu_vm_args import AppSpec, DiskSpec, GpuVmArgs, ManagedGroupSpec
 from components.gcp.network import GcpNetworkArgs
 from components.gcp.pulumi_ci_identity import PulumiCiIdentityArgs, pulumi_ci_contexts
+from components.gcp.pulumi_roles import deploy_iam_role_id
 from components.moved_children import MovedChildren
 from infra.args.aws import github_repository
 from infra.config.aws import GithubConfig
@@ -57,8 +58,15 @@ PULUMI_CI_MOVED_FROM = MovedChildren(old_parent_type=FORMER_TYPE_TOKEN, old_pare
 
 
 def pulumi_ci_identity_args(
-    gcp: GcpConfig, github: GithubConfig, *, project: str, stack: str, pool_name: pulumi.Input[str]
+    gcp: GcpConfig,
+    github: GithubConfig,
+    *,
+    project: str,
+    stack: str,
+    pool_name: pulumi.Input[str],
+    vm_service_account_name: pulumi.Input[str],
 ) -> PulumiCiIdentityArgs:
+    """`vm_service_account_name`: the GPU VMs' account (GpuVm), the only one `pulumi up` attaches."""
     prefix = gcp.name_prefix
     return PulumiCiIdentityArgs(
         project=project,
@@ -68,7 +76,9 @@ def pulumi_ci_identity_args(
         main_branch=github.main_branch,
         preview_account_id=f"{prefix}-pulumi-preview",
         deploy_account_id=f"{prefix}-pulumi-deploy",
-        grantable_project_roles=project_roles_granted(project, prefix),
+        grantable_project_roles=project_roles_granted(project, prefix, managed_group=gcp.managed_instance_group.enabled),
+        deploy_iam_role_id=deploy_iam_role_id(prefix),
+        attached_service_accounts={"vm": vm_service_account_name},
         moved_from=PULUMI_CI_MOVED_FROM,
     )
 
