@@ -30,8 +30,9 @@ KMS_ADMIN_ACTIONS = [
     "kms:RotateKeyOnDemand",
 ]
 KMS_CRYPTO_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"]
-# What CloudWatch Logs does with a log group's key (AWS docs, "Encrypt log data in CloudWatch Logs using KMS").
-LOGS_SERVICE_KEY_ACTIONS = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+# What CloudWatch Logs does with a log group's key. AWS's example policy also lists kms:Describe*, but DescribeKey
+# carries no encryption context, so under the log-group condition below it would never be allowed: left out.
+LOGS_SERVICE_KEY_ACTIONS = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"]
 
 
 def account_root(partition: str, account_id: str) -> dict[str, str]:
@@ -97,8 +98,9 @@ def log_group_key_policy(partition: str, region: str, account_id: str, log_group
                 "Principal": {"Service": f"logs.{region}.amazonaws.com"},
                 "Action": LOGS_SERVICE_KEY_ACTIONS,
                 "Resource": "*",
+                # An encryption context value is a string: compared exactly, it names this group and no other.
                 "Condition": {
-                    "ArnEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn(partition, region, account_id, log_group_name)}
+                    "StringEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn(partition, region, account_id, log_group_name)}
                 },
             },
         ],

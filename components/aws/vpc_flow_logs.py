@@ -21,11 +21,6 @@ def flow_log_group_name(cluster_name: str) -> str:
     return f"/aws/vpc/{cluster_name}/flow-logs"
 
 
-def flow_logs_role_name(cluster_name: str) -> str:
-    """Starts with `<cluster>-`, a name prefix the CI deploy role may create roles under."""
-    return f"{cluster_name}-vpc-flow-logs"
-
-
 def delivery_trust_policy(partition: str, region: str, account_id: str) -> PolicyDocument:
     """Only the flow logs service, and only for flow logs of this account and region (confused-deputy guard)."""
     return {
@@ -58,10 +53,11 @@ def delivery_policy(partition: str, region: str, account_id: str, log_group_name
                 "Resource": [group, f"{group}:log-stream:*"],
             },
             {
+                # Lists group names only; DescribeLogGroups has no resource-level permission, so "*" or nothing.
                 "Sid": "FindFlowLogGroup",
                 "Effect": "Allow",
                 "Action": ["logs:DescribeLogGroups"],
-                "Resource": f"arn:{partition}:logs:{region}:{account_id}:log-group:*",
+                "Resource": "*",
             },
         ],
     }
@@ -101,9 +97,9 @@ class VpcFlowLogs(pulumi.ComponentResource):
             account_id,
             self,
         )
+        # Auto-named `<project>-<stack>-...` (Pulumi.yaml), a prefix the CI deploy role may create roles under.
         role = aws.iam.Role(
             f"{name}-role",
-            name=flow_logs_role_name(args.cluster_name),
             description=f"VPC flow logs of {args.cluster_name}: deliver to {group_name}",
             assume_role_policy=account_id.apply(
                 lambda a: json.dumps(delivery_trust_policy(args.partition, args.region, a), sort_keys=True)
