@@ -38,7 +38,7 @@ from infra.args.aws import (
     network_args,
     node_groups_args,
 )
-from infra.args.delivery import argocd_args
+from infra.args.delivery import argocd_args, platform_namespaces
 from infra.args.edge import (
     edge_certificate_args,
     edge_controllers_args,
@@ -89,9 +89,9 @@ def build(cfg: StackConfig) -> None:
 
 def build_aws_platform(cfg: StackConfig) -> AwsPlatform:
     """Network, CI identity, ECR, EKS cluster, node groups, GPU add-ons."""
-    network = Network("network", network_args(cfg))
-    pulumi.export("vpcId", network.vpc_id)
     stack = AwsStack(pulumi.get_project(), pulumi.get_stack(), pulumi.Config("aws").require("region"))
+    network = Network("network", network_args(cfg, stack))
+    pulumi.export("vpcId", network.vpc_id)
     # CI identity first: the cluster's access entries name its roles.
     ci = GithubCiIdentity("ci", github_ci_identity_args(cfg, stack))
     cluster = EksCluster("eks", eks_cluster_args(cfg, stack, network, ci))
@@ -247,6 +247,8 @@ def build_delivery(cfg: StackConfig, platform: AwsPlatform) -> None:
     if cfg.argocd is not None:
         # Children inherit the cluster's provider; the chart waits for its pods, so the nodes must exist first.
         argocd = ArgoCd(
-            "argocd", argocd_args(cfg.argocd, depends_on=platform.nodes_ready), pulumi.ResourceOptions(providers=[platform.k8s_provider])
+            "argocd",
+            argocd_args(cfg.argocd, platform_namespaces(cfg), depends_on=platform.nodes_ready),
+            pulumi.ResourceOptions(providers=[platform.k8s_provider]),
         )
         pulumi.export("argocdNamespace", argocd.namespace)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from typing import Any
 
 import pulumi_kubernetes as k8s
@@ -21,7 +22,7 @@ from components.k8s.argocd import (
     application,
     chart_values,
 )
-from infra.args.delivery import argocd_args
+from infra.args.delivery import argocd_args, platform_namespaces
 from infra.config import ConfigError, load_stack_config
 from infra.config.delivery import ArgoCdConfig
 from tests.harness import inputs, of_type, one, run, stack_config
@@ -50,10 +51,40 @@ def test_application_lives_in_argocd_namespace_and_cascades_deletes() -> None:
 def test_project_allows_exactly_the_configured_repos_and_namespaces() -> None:
     spec = app_project("ai-serving-apps", "apps", "argocd", (GATEWAY, RAG, GATEWAY))["spec"]
     assert spec["sourceRepos"] == [GATEWAY.repo_url, RAG.repo_url]
-    assert spec["destinations"] == [{"server": IN_CLUSTER, "namespace": "gateway"}, {"server": IN_CLUSTER, "namespace": "rag"}]
+    allowed = [d for d in spec["destinations"] if not d["namespace"].startswith("!")]
+    assert allowed == [{"server": IN_CLUSTER, "namespace": "gateway"}, {"server": IN_CLUSTER, "namespace": "rag"}]
     assert "*" not in str(spec)
     # Only the Namespaces CreateNamespace=true needs; no ClusterRoles, CRDs or webhooks from app repos.
     assert spec["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace"}]
+
+
+def test_project_denies_argocd_and_the_platform_namespaces_on_the_in_cluster_server() -> None:
+    spec = app_project("p", "apps", "argocd", (GATEWAY, RAG), ("monitoring", "llm-serving"))["spec"]
+    denied = {d["namespace"][1:] for d in spec["destinations"] if d["namespace"].startswith("!")}
+    assert denied == {"argocd", "monitoring", "llm-serving"}
+    assert {d["server"] for d in spec["destinations"]} == {IN_CLUSTER}
+
+
+def test_project_refuses_an_application_in_a_platform_namespace() -> None:
+    monitoring_app = dataclasses.replace(GATEWAY, namespace="monitoring")
+    with pytest.raises(ValueError, match="monitoring"):
+        app_project("p", "apps", "argocd", (monitoring_app,), ("monitoring",))
+
+
+def _register(args: ArgoCdArgs) -> None:
+    ArgoCd("argocd", args)
+
+
+def test_rendered_project_of_each_stack_denies_every_platform_namespace() -> None:
+    for stack, region in (("staging", "us-west-2"), ("production", "us-east-1")):
+        cfg = load_stack_config(stack_config(stack), region)
+        assert cfg.argocd is not None and cfg.serving is not None
+        args = argocd_args(cfg.argocd, platform_namespaces(cfg))
+        ev = run(functools.partial(_register, args), stack=stack)
+        project = next(r for r in of_type(ev, "kubernetes:argoproj.io/v1alpha1:AppProject"))
+        denied = {d["namespace"][1:] for d in inputs(project)["spec"]["destinations"] if d["namespace"].startswith("!")}
+        platform = {"monitoring", "argo-rollouts", "nvidia-device-plugin", "kube-system", "envoy-gateway-system", "envoy-ai-gateway-system"}
+        assert denied == platform | {cfg.serving.namespace, cfg.argocd.namespace}, stack
 
 
 def test_server_is_not_exposed_and_crds_come_from_outside_the_chart() -> None:
@@ -114,7 +145,7 @@ def _app(**overrides: Any) -> dict[str, Any]:
 
 def test_config_maps_to_component_args() -> None:
     cfg = ArgoCdConfig.model_validate({"highAvailability": True, "applications": [_app(targetRevision="v1")]})
-    args = argocd_args(cfg)
+    args = argocd_args(cfg, ("monitoring",))
     assert args.high_availability and args.namespace == "argocd"
     assert args.applications == (ApplicationSpec("gateway", "https://github.com/example-org/apps.git", "gateway", "v1", "gateway"),)
 

@@ -50,7 +50,7 @@ def test_cluster_access_lists_the_admins_then_the_ci_roles() -> None:
 
 def test_network_and_tags_come_from_the_cluster_section() -> None:
     cfg = _staging()
-    args = network_args(cfg)
+    args = network_args(cfg, STAGING)
     assert args.cluster_name == "ai-serving-staging"
     assert args.availability_zones == list(cfg.network.availability_zones)
     assert args.nat_policy == cfg.network.nat_gateways

@@ -159,6 +159,7 @@ def test_deploy_may_pass_only_stack_roles_to_eks_and_ec2() -> None:
         "eks.amazonaws.com",
         "ec2.amazonaws.com",
         "pods.eks.amazonaws.com",
+        "vpc-flow-logs.amazonaws.com",
     }
     for statement in _statements(deploy_policy(_scope())):
         if "iam:PassRole" in statement["Action"] and statement["Effect"] == "Allow":
@@ -284,3 +285,32 @@ def test_the_rate_limit_redis_is_the_only_elasticache_resource_the_role_may_chan
         f"{prefix}:subnetgroup:ai-serving-staging-edge-rl",
         f"{prefix}:parametergroup:default.redis7",
     ]
+
+
+def test_every_deploy_grant_statement_has_conditions_that_apply_to_its_actions() -> None:
+    # kms:GrantIsForAWSResource is evaluated for CreateGrant (and List/RevokeGrant) only; on RetireGrant it never
+    # applies, so a statement pairing them grants nothing. Retiring is tied to the services that made the grants.
+    applies_to = {"kms:GrantIsForAWSResource": {"kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"}}
+    grant_statements = [
+        s for s in _statements(deploy_policy(_scope())) if s["Effect"] == "Allow" and any("Grant" in a for a in s["Action"])
+    ]
+    assert {a for s in grant_statements for a in s["Action"]} == {"kms:CreateGrant", "kms:RetireGrant"}
+    for statement in grant_statements:
+        for keys in statement["Condition"].values():
+            for key in keys:
+                assert set(statement["Action"]) <= applies_to.get(key, set(statement["Action"])), (statement["Sid"], key)
+    create = next(s for s in grant_statements if s["Action"] == ["kms:CreateGrant"])
+    assert create["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    retire = next(s for s in grant_statements if s["Action"] == ["kms:RetireGrant"])
+    assert sorted(retire["Condition"]["StringEquals"]["kms:ViaService"]) == [
+        "ecr.us-west-2.amazonaws.com",
+        "eks.us-west-2.amazonaws.com",
+        "elasticache.us-west-2.amazonaws.com",
+    ]
+    assert all(s["Resource"] == f"arn:aws:kms:us-west-2:{ACCOUNT}:key/*" for s in grant_statements)
+
+
+def test_deploy_may_manage_the_flow_logs_and_their_log_group() -> None:
+    policy = deploy_policy(_scope())
+    assert {"ec2:CreateFlowLogs", "ec2:DeleteFlowLogs"} <= set(_by_sid(policy, "Network")["Action"])
+    assert f"arn:aws:logs:us-west-2:{ACCOUNT}:log-group:/aws/vpc/ai-serving-staging/*" in _by_sid(policy, "ClusterLogs")["Resource"]

@@ -113,6 +113,7 @@ def _repository(stack: str) -> tuple[ProgramEvaluation, EcrConfig]:
         push_role_arn=PUSH_ROLE,
         pull_principal_arns=[NODE_ROLE],
         stack=stack,
+        region="us-west-2",
         name_prefix=f"ai-serving-{stack}-",
         protect=protect,
     )
@@ -179,7 +180,9 @@ def test_outputs_repository_url_and_arn() -> None:
     def program() -> None:
         repo = ImageRepository(
             "ecr",
-            ImageRepositoryArgs("ai-serving/vllm-server", 5, 3, PUSH_ROLE, [NODE_ROLE], "staging", "ai-serving-staging-", protect=False),
+            ImageRepositoryArgs(
+                "ai-serving/vllm-server", 5, 3, PUSH_ROLE, [NODE_ROLE], "staging", "us-west-2", "ai-serving-staging-", protect=False
+            ),
         )
         pulumi.export("url", repo.repository_url)
         pulumi.export("arn", repo.repository_arn)
@@ -189,3 +192,13 @@ def test_outputs_repository_url_and_arn() -> None:
     assert ev.outputs["url"] == "123456789012.dkr.ecr.us-west-2.amazonaws.com/ai-serving/vllm-server"
     assert ev.outputs["arn"] == "arn:aws:ecr:us-west-2:123456789012:repository/ai-serving/vllm-server"
     assert ev.outputs["key"].startswith("arn:aws:kms:us-west-2:123456789012:key/")
+
+
+def test_repository_key_has_an_explicit_policy_that_allows_use_only_through_ecr() -> None:
+    ev, _ = _repository("production")
+    policy = json.loads(inputs(one(ev, "aws:kms/key:Key"))["policy"])
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert set(by_sid) == {"AccountAdministersKeyThroughIam", "GrantsOnlyForAwsResources", "UseOnlyThroughEcr"}
+    assert by_sid["UseOnlyThroughEcr"]["Condition"]["StringEquals"]["kms:ViaService"] == "ecr.us-west-2.amazonaws.com"
+    assert "kms:Decrypt" not in by_sid["AccountAdministersKeyThroughIam"]["Action"]
+    assert by_sid["GrantsOnlyForAwsResources"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}

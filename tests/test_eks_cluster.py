@@ -24,8 +24,9 @@ from components.aws.eks_cluster import (
 )
 from infra.config import ConfigError, load_stack_config
 from infra.plan.engine import ProgramEvaluation
+from infra.plan.standin_context import ACCOUNT_ID as ACCOUNT
 from infra.pulumi_sdk import is_secret, unwrap_secret
-from tests.harness import inputs, one, run, stack_config
+from tests.harness import inputs, of_type, one, run, stack_config
 
 ADMIN = "arn:aws:iam::111122223333:role/platform-admin"
 DEPLOY = "arn:aws:iam::111122223333:role/ci-deploy-staging"
@@ -188,7 +189,7 @@ def test_endpoint_private_on_and_public_limited_to_cidrs() -> None:
 
 def test_secrets_are_encrypted_with_a_rotating_dedicated_key() -> None:
     ev = _cluster()
-    key = one(ev, "aws:kms/key:Key")
+    key = one(ev, "aws:kms/key:Key", "eks-secrets-key")
     assert inputs(key)["enableKeyRotation"] is True
     assert _eks_inputs(ev)["encryptionConfigKeyArn"].startswith("arn:aws:kms:us-west-2:")
     policy = json.loads(inputs(key)["policy"])
@@ -197,22 +198,44 @@ def test_secrets_are_encrypted_with_a_rotating_dedicated_key() -> None:
 
 def test_production_protects_and_retains_key_and_logs() -> None:
     ev = _cluster(protect=True)
-    for typ in ("aws:kms/key:Key", "aws:cloudwatch/logGroup:LogGroup"):
-        resource = one(ev, typ)
-        assert resource.protect and resource.retain_on_delete, typ
+    stateful = [*of_type(ev, "aws:kms/key:Key"), *of_type(ev, "aws:cloudwatch/logGroup:LogGroup")]
+    assert len(stateful) == 3
+    for resource in stateful:
+        assert resource.protect and resource.retain_on_delete, resource.name
     assert _eks_inputs(ev)["deletionProtection"] is True
 
 
-def test_staging_key_can_be_destroyed() -> None:
-    key = one(_cluster(protect=False), "aws:kms/key:Key")
-    assert not key.protect
-    assert not key.retain_on_delete
+def test_staging_keys_can_be_destroyed() -> None:
+    for key in of_type(_cluster(protect=False), "aws:kms/key:Key"):
+        assert not key.protect
+        assert not key.retain_on_delete
 
 
 def test_control_plane_log_group_is_declared_with_retention() -> None:
     log_group = inputs(one(_cluster(), "aws:cloudwatch/logGroup:LogGroup"))
     assert log_group["name"] == "/aws/eks/c1/cluster"
     assert log_group["retentionInDays"] == 365
+
+
+def test_control_plane_log_group_is_encrypted_with_a_key_only_cloudwatch_logs_may_use_for_it() -> None:
+    ev = _cluster()
+    log_group = inputs(one(ev, "aws:cloudwatch/logGroup:LogGroup"))
+    key = one(ev, "aws:kms/key:Key", "eks-control-plane-logs-key")
+    assert log_group["kmsKeyId"].startswith("arn:aws:kms:us-west-2:")
+    assert inputs(key)["enableKeyRotation"] is True
+    use = [s for s in json.loads(inputs(key)["policy"])["Statement"] if s.get("Principal") != {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}]
+    assert use == [
+        {
+            "Sid": "CloudWatchLogsUsesKeyForThisLogGroupOnly",
+            "Effect": "Allow",
+            "Principal": {"Service": "logs.us-west-2.amazonaws.com"},
+            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:us-west-2:{ACCOUNT}:log-group:/aws/eks/c1/cluster"}
+            },
+        }
+    ]
 
 
 # --- config rules of the cluster section ---

@@ -134,11 +134,15 @@ def test_irsa_trust_pins_service_account_and_audience() -> None:
 
 
 def test_autoscaler_policy_describes_anything_but_scales_only_owned_groups() -> None:
-    describe, scale = autoscaler_policy("c1")["Statement"]
+    describe, node_groups, scale = autoscaler_policy("c1", "aws", "us-west-2", "123456789012")["Statement"]
     assert describe["Resource"] == "*"
     assert all(a.split(":")[1].startswith(("Describe", "Get")) for a in describe["Action"])
-    assert "eks:DescribeNodegroup" in describe["Action"]
+    # Only calls without resource-level permissions stay on "*"; the node groups are this cluster's alone.
+    assert all(a.startswith(("autoscaling:", "ec2:")) for a in describe["Action"])
+    assert node_groups["Action"] == ["eks:DescribeNodegroup"]
+    assert node_groups["Resource"] == "arn:aws:eks:us-west-2:123456789012:nodegroup/c1/*/*"
     assert sorted(scale["Action"]) == ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]
+    assert scale["Resource"] == "arn:aws:autoscaling:us-west-2:123456789012:autoScalingGroup:*:autoScalingGroupName/eks-*"
     assert scale["Condition"] == {"StringEquals": {"aws:ResourceTag/k8s.io/cluster-autoscaler/c1": "owned"}}
 
 
@@ -233,7 +237,7 @@ def test_autoscaler_role_trusts_only_its_service_account() -> None:
         }
     }
     policy = json.loads(inputs(one(ev, "aws:iam/rolePolicy:RolePolicy"))["policy"])
-    assert policy == autoscaler_policy("c1")
+    assert policy == autoscaler_policy("c1", "aws", "us-west-2", "123456789012")
 
 
 def test_kubernetes_objects_go_through_the_given_provider() -> None:

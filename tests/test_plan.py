@@ -255,6 +255,21 @@ def test_auto_named_iam_roles_fit_aws_limits_and_the_deploy_prefix(plans: dict[s
         assert len(name) <= 64, name
 
 
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_every_kms_key_has_an_explicit_policy_and_every_log_group_a_key(plans: dict[str, Path], stack: str) -> None:
+    resources = _document(plans[stack])["resources"]
+    keys = [r for r in resources if r["type"] == "aws:kms/key:Key"]
+    log_groups = [r for r in resources if r["type"] == "aws:cloudwatch/logGroup:LogGroup"]
+    assert len(keys) >= 4 and len(log_groups) == 2
+    for key in keys:
+        statements = json.loads(key["inputs"]["policy"])["Statement"]
+        # Never the default "kms:*" for the account: every statement names its actions.
+        assert all("kms:*" not in s["Action"] for s in statements), key["name"]
+    for group in log_groups:
+        assert group["inputs"]["kmsKeyId"].startswith("arn:aws:kms:"), group["name"]
+        assert group["inputs"]["retentionInDays"] >= 90, group["name"]
+
+
 def test_placeholder_digests_are_reported_with_their_key() -> None:
     from infra.plan.readiness import placeholder_warnings
 

@@ -43,7 +43,7 @@ IAM_OIDC_PROVIDER_ACTIONS = (
     "iam:TagOpenIDConnectProvider",
     "iam:UntagOpenIDConnectProvider",
 )
-# The network (components/aws/network.py), the cluster's security groups and the node groups' launch templates.
+# The network (components/aws/network.py, its flow logs and default security group), the cluster's security groups and the node groups' launch templates.
 EC2_WRITE_ACTIONS = (
     "ec2:CreateVpc",
     "ec2:DeleteVpc",
@@ -84,6 +84,9 @@ EC2_WRITE_ACTIONS = (
     "ec2:DeleteLaunchTemplateVersions",
     "ec2:CreateTags",
     "ec2:DeleteTags",
+    # VPC flow logs (components/aws/vpc_flow_logs.py).
+    "ec2:CreateFlowLogs",
+    "ec2:DeleteFlowLogs",
     # EKS checks that whoever creates a managed node group from a launch template may launch from it.
     "ec2:RunInstances",
 )

@@ -32,9 +32,41 @@ ATTACHABLE_AWS_MANAGED_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
 )
 # Services the deploy role may pass the stack's roles to: EKS (cluster and node roles), EC2 (instance
-# profiles of launch templates) and EKS Pod Identity.
-PASS_ROLE_SERVICES = ("eks.amazonaws.com", "ec2.amazonaws.com", "pods.eks.amazonaws.com")
+# profiles of launch templates), EKS Pod Identity and VPC flow logs (their delivery role).
+PASS_ROLE_SERVICES = ("eks.amazonaws.com", "ec2.amazonaws.com", "pods.eks.amazonaws.com", "vpc-flow-logs.amazonaws.com")
+# Services that create grants on the stack's keys for themselves while `pulumi up` creates the resource, and retire
+# them when it deletes it: EKS (secrets encryption), ECR (repository encryption), ElastiCache (the edge's Redis).
+GRANTING_SERVICES = ("eks", "ecr", "elasticache")
 SERVICE_LINKED_ROLE_SERVICES = ("eks.amazonaws.com", "eks-nodegroup.amazonaws.com", "autoscaling.amazonaws.com", "spot.amazonaws.com")
+
+
+def service_grant_statements(region: str, acct: str) -> list[dict[str, Any]]:
+    """Grants on the program's keys, created and retired only by AWS services acting for the deploy role.
+
+    kms:GrantIsForAWSResource applies to CreateGrant (and ListGrants/RevokeGrant) but not to RetireGrant: a
+    statement that put RetireGrant under it granted nothing. Retiring is tied to the service instead: ECR, EKS and
+    ElastiCache retire the grant they made when the deploy role deletes the repository, cluster or cache, and
+    those calls carry kms:ViaService. RevokeGrant is not granted at all: the program never revokes a grant, and
+    revoking one a service depends on (the EKS secrets grant) would break that service; a key administrator
+    revokes by hand.
+    """
+    keys = f"arn:aws:kms:{region}:{acct}:key/*"
+    return [
+        {
+            "Sid": "ServicesCreateGrantsOnKeys",
+            "Effect": "Allow",
+            "Action": ["kms:CreateGrant"],
+            "Resource": keys,
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        },
+        {
+            "Sid": "ServicesRetireTheirGrants",
+            "Effect": "Allow",
+            "Action": ["kms:RetireGrant"],
+            "Resource": keys,
+            "Condition": {"StringEquals": {"kms:ViaService": [f"{service}.{region}.amazonaws.com" for service in GRANTING_SERVICES]}},
+        },
+    ]
 
 
 @dataclass(frozen=True)
@@ -164,19 +196,12 @@ def deploy_policy(scope: DeployScope) -> PolicyDocument:
             "Action": list(KMS_KEY_MANAGE_ACTIONS),
             "Resource": [f"arn:aws:kms:{region}:{acct}:key/*", *(f"arn:aws:kms:{region}:{acct}:alias/{p}*" for p in prefixes)],
         },
-        {
-            # EKS (secrets encryption) and ECR (repository encryption) create grants for themselves.
-            "Sid": "ServiceGrantsOnKeys",
-            "Effect": "Allow",
-            "Action": ["kms:CreateGrant", "kms:RetireGrant"],
-            "Resource": f"arn:aws:kms:{region}:{acct}:key/*",
-            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
-        },
+        *service_grant_statements(region, acct),
         {
             "Sid": "ClusterLogs",
             "Effect": "Allow",
             "Action": list(LOGS_WRITE_ACTIONS),
-            "Resource": [f"arn:aws:logs:{region}:{acct}:log-group:/aws/eks/{cluster}/*"],
+            "Resource": [f"arn:aws:logs:{region}:{acct}:log-group:{group}" for group in (f"/aws/eks/{cluster}/*", f"/aws/vpc/{cluster}/*")],
         },
         {
             "Sid": "ProtectCiIdentity",

@@ -10,7 +10,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from .eks_cluster import partition_of
 from .iam_documents import PolicyDocument
+from .kms_key_policies import KMS_CRYPTO_ACTIONS, via_service_key_policy
 from .stack_names import STACK_TAG_KEY
 
 # What `docker push` does to a repository. Pull-side actions (BatchGetImage, GetDownloadUrlForLayer,
@@ -91,6 +93,17 @@ def repository_policy(pull_principal_arns: Sequence[str], push_role_arn: str) ->
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def repository_key_policy(partition: str, account_id: str, region: str) -> PolicyDocument:
+    """Administration through IAM, use only through ECR: nobody decrypts image layers with the key directly.
+
+    ECR creates a grant for itself when the repository is created (GrantsOnlyForAwsResources) and encrypts and
+    decrypts layers through it; pushers and pullers need no KMS permission of their own.
+    """
+    return via_service_key_policy(
+        partition, account_id, f"ecr.{region}.amazonaws.com", "UseOnlyThroughEcr", [*KMS_CRYPTO_ACTIONS, "kms:DescribeKey"]
+    )
+
+
 @dataclass(frozen=True)
 class ImageRepositoryArgs:
     repository_name: str
@@ -101,6 +114,7 @@ class ImageRepositoryArgs:
     # Roles that pull the image: the EKS node role(s).
     pull_principal_arns: Sequence[pulumi.Input[str]]
     stack: str
+    region: str
     # Stack-scoped prefix of fixed names (stack_names.stack_name_prefix); the key alias is `<prefix>ecr`.
     name_prefix: str
     # Production: the repository and its key survive `pulumi destroy` and cannot be replaced by accident.
@@ -117,14 +131,16 @@ class ImageRepository(pulumi.ComponentResource):
         super().__init__("ai-serving:aws:ImageRepository", name, None, opts)
         tags = {STACK_TAG_KEY: args.stack, "Name": args.repository_name}
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
-        # A key of its own: its policy and grants concern this repository only, and rotation is on. No key
-        # policy is given, so AWS applies the default one (the account's IAM policies decide): nobody can be
-        # locked out of the key by a policy written here.
+        # A key of its own: its policy and grants concern this repository only, and rotation is on. Its policy
+        # leaves administration to the account's IAM policies, so nobody can be locked out of the key.
+        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self)).account_id
+        partition = partition_of(args.region)
         key = aws.kms.Key(
             f"{name}-key",
             description=f"ECR repository {args.repository_name} ({args.stack})",
             enable_key_rotation=True,
             deletion_window_in_days=30,
+            policy=account_id.apply(lambda a: json.dumps(repository_key_policy(partition, a, args.region), sort_keys=True)),
             tags=tags,
             opts=stateful,
         )

@@ -19,6 +19,9 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as kubernetes
 
+from .encrypted_log_group import EncryptedLogGroupSpec, encrypted_log_group
+from .kms_key_policies import KMS_CRYPTO_ACTIONS, via_service_key_policy
+
 # All five control-plane log types (CIS / checkov CKV_AWS_37).
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 
@@ -108,26 +111,6 @@ def access_entries(accesses: list[ClusterAccess], partition: str) -> dict[str, e
     return entries
 
 
-KMS_ADMIN_ACTIONS = [
-    "kms:Create*",
-    "kms:Describe*",
-    "kms:Enable*",
-    "kms:List*",
-    "kms:Put*",
-    "kms:Update*",
-    "kms:Revoke*",
-    "kms:Disable*",
-    "kms:Get*",
-    "kms:Delete*",
-    "kms:TagResource",
-    "kms:UntagResource",
-    "kms:ScheduleKeyDeletion",
-    "kms:CancelKeyDeletion",
-    "kms:RotateKeyOnDemand",
-]
-KMS_CRYPTO_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"]
-
-
 def secrets_key_policy(partition: str, account_id: str, region: str) -> dict[str, Any]:
     """Written out instead of the default `kms:*` for the account: administration through IAM, use only via EKS.
 
@@ -136,29 +119,7 @@ def secrets_key_policy(partition: str, account_id: str, region: str) -> dict[str
     behalf, and grants only for AWS resources: nobody decrypts with this key directly. EKS itself decrypts through
     the grant it creates when the cluster is created.
     """
-    root = {"AWS": f"arn:{partition}:iam::{account_id}:root"}
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "AccountAdministersKeyThroughIam", "Effect": "Allow", "Principal": root, "Action": KMS_ADMIN_ACTIONS, "Resource": "*"},
-            {
-                "Sid": "GrantsOnlyForAwsResources",
-                "Effect": "Allow",
-                "Principal": root,
-                "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
-                "Resource": "*",
-                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            },
-            {
-                "Sid": "UseOnlyThroughEks",
-                "Effect": "Allow",
-                "Principal": root,
-                "Action": KMS_CRYPTO_ACTIONS,
-                "Resource": "*",
-                "Condition": {"StringEquals": {"kms:ViaService": f"eks.{region}.amazonaws.com", "kms:CallerAccount": account_id}},
-            },
-        ],
-    }
+    return via_service_key_policy(partition, account_id, f"eks.{region}.amazonaws.com", "UseOnlyThroughEks", KMS_CRYPTO_ACTIONS)
 
 
 def without_creator_admin(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
@@ -217,13 +178,21 @@ class EksCluster(pulumi.ComponentResource):
             opts=stateful,
         )
         aws.kms.Alias(f"{name}-secrets-key", name=f"alias/{args.cluster_name}-eks-secrets", target_key_id=key.key_id, opts=child)
-        # Created ahead of the cluster (EKS would create it with no retention limit, outside the stack).
-        log_group = aws.cloudwatch.LogGroup(
+        # Created ahead of the cluster (EKS would create it unencrypted, with no retention limit, outside the stack).
+        log_group = encrypted_log_group(
             f"{name}-control-plane-logs",
-            name=f"/aws/eks/{args.cluster_name}/cluster",
-            retention_in_days=args.log_retention_days,
-            tags=args.tags,
-            opts=stateful,
+            EncryptedLogGroupSpec(
+                log_group_name=f"/aws/eks/{args.cluster_name}/cluster",
+                retention_days=args.log_retention_days,
+                alias_name=f"{args.cluster_name}-eks-logs",
+                description=f"Control-plane logs of EKS cluster {args.cluster_name}",
+                partition=partition,
+                region=args.region,
+                tags=args.tags,
+                protect=args.protect_stateful,
+            ),
+            account_id,
+            self,
         )
 
         cluster = eks.Cluster(

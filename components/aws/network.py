@@ -1,13 +1,20 @@
-"""A VPC across the configured AZs: public subnets for load balancers, private subnets for nodes, NAT for egress."""
+"""A VPC across the configured AZs: public subnets for load balancers, private subnets for nodes, NAT for egress.
+
+Flow logs record all of its traffic (vpc_flow_logs.py); its default security group has no rules, so anything
+launched without an explicit group can neither send nor receive.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
+
+from .eks_cluster import partition_of
+from .vpc_flow_logs import VpcFlowLogs, VpcFlowLogsArgs
 
 NatPolicy = Literal["single", "perAz"]
 
@@ -47,6 +54,12 @@ class NetworkArgs:
     cidr: IPv4Network
     availability_zones: list[str]
     nat_policy: NatPolicy
+    region: str
+    # A CloudWatch retention value (the config validates it).
+    flow_log_retention_days: int
+    # Production: the flow log group and its key survive `pulumi destroy`.
+    protect_flow_logs: bool
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 class Network(pulumi.ComponentResource):
@@ -63,6 +76,29 @@ class Network(pulumi.ComponentResource):
             enable_dns_hostnames=True,
             enable_dns_support=True,
             tags={"Name": f"{args.cluster_name}-vpc"},
+            opts=child,
+        )
+        # Adopts the VPC's default group (it cannot be deleted) and removes its rules: the default allows all
+        # traffic between members and all egress, which nothing here relies on (every group is explicit).
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg",
+            vpc_id=vpc.id,
+            ingress=[],
+            egress=[],
+            tags={"Name": f"{args.cluster_name}-default-unused"},
+            opts=child,
+        )
+        VpcFlowLogs(
+            f"{name}-flow-logs",
+            VpcFlowLogsArgs(
+                cluster_name=args.cluster_name,
+                vpc_id=vpc.id,
+                partition=partition_of(args.region),
+                region=args.region,
+                retention_days=args.flow_log_retention_days,
+                protect=args.protect_flow_logs,
+                tags=args.tags,
+            ),
             opts=child,
         )
         igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags={"Name": f"{args.cluster_name}-igw"}, opts=child)

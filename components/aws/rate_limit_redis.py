@@ -16,7 +16,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from .eks_cluster import KMS_ADMIN_ACTIONS, KMS_CRYPTO_ACTIONS, partition_of
+from .eks_cluster import partition_of
+from .kms_key_policies import KMS_ADMIN_ACTIONS, KMS_CRYPTO_ACTIONS
 
 REDIS_PORT = 6379
 ENGINE = "redis"

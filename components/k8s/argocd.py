@@ -51,6 +51,9 @@ class ArgoCdArgs:
     project_name: str
     project_description: str
     applications: tuple[ApplicationSpec, ...]
+    # The platform's own namespaces (add-ons, serving, gateways, kube-system): the AppProject denies them even if
+    # an allowed destination is later widened. Argo CD's own namespace is always denied.
+    platform_namespaces: tuple[str, ...] = ()
     # What the chart's pods need before they can schedule (the node groups).
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -94,9 +97,30 @@ def namespace_object(namespace: str) -> dict[str, Any]:
     }
 
 
-def app_project(name: str, description: str, namespace: str, applications: tuple[ApplicationSpec, ...]) -> dict[str, Any]:
+def project_destinations(applications: tuple[ApplicationSpec, ...], denied_namespaces: set[str]) -> list[dict[str, str]]:
+    """Allow exactly the applications' namespaces; deny the platform's with Argo CD's `!` prefix (Argo CD >= 2.5).
+
+    A destination is permitted when it matches an allow entry and no deny entry, and Argo CD checks every
+    resource of an Application (including one with its own `metadata.namespace`) against them. The allow list
+    alone already keeps teams out; the deny entries keep the platform's namespaces out if someone widens an
+    allow entry to a pattern (`team-*`, `*`), and make the intent visible in the project itself.
+    """
+    allowed = sorted({a.namespace for a in applications})
+    clash = sorted(denied_namespaces.intersection(allowed))
+    if clash:
+        raise ValueError(f"applications target the platform's own namespaces {clash}")
+    return [
+        *({"server": IN_CLUSTER, "namespace": ns} for ns in allowed),
+        *({"server": IN_CLUSTER, "namespace": f"!{ns}"} for ns in sorted(denied_namespaces)),
+    ]
+
+
+def app_project(
+    name: str, description: str, namespace: str, applications: tuple[ApplicationSpec, ...], platform_namespaces: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """The project every Application belongs to: exactly the configured repositories and target namespaces of this
-    cluster, and no cluster-scoped kinds except the Namespaces that CreateNamespace=true makes."""
+    cluster (never Argo CD's own or the platform's), and no cluster-scoped kinds except the Namespaces that
+    CreateNamespace=true makes."""
     return {
         "apiVersion": API_VERSION,
         "kind": "AppProject",
@@ -104,7 +128,7 @@ def app_project(name: str, description: str, namespace: str, applications: tuple
         "spec": {
             "description": description,
             "sourceRepos": sorted({a.repo_url for a in applications}),
-            "destinations": [{"server": IN_CLUSTER, "namespace": ns} for ns in sorted({a.namespace for a in applications})],
+            "destinations": project_destinations(applications, {namespace, *platform_namespaces}),
             "clusterResourceWhitelist": [{"group": "", "kind": "Namespace"}],
         },
     }
@@ -160,7 +184,9 @@ class ArgoCd(pulumi.ComponentResource):
         # delete and can run their cascade finalizers).
         after_install = pulumi.ResourceOptions(parent=self, depends_on=[namespace, crds, release])
         custom_resource(
-            f"{name}-project", app_project(args.project_name, args.project_description, args.namespace, args.applications), after_install
+            f"{name}-project",
+            app_project(args.project_name, args.project_description, args.namespace, args.applications, args.platform_namespaces),
+            after_install,
         )
         for app in args.applications:
             custom_resource(f"{name}-app-{app.name}", application(app, args.project_name, args.namespace), after_install)

@@ -18,6 +18,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as kubernetes
 
 from catalogs.gpu_scheduling import AMI_TYPE_LABEL, GPU_PRESENT_LABEL, gpu_toleration
+from components.aws.eks_cluster import partition_of
 from components.aws.irsa import irsa_role
 
 DEVICE_PLUGIN_NAMESPACE = "nvidia-device-plugin"
@@ -131,15 +132,18 @@ def autoscaler_chart_version(kubernetes_version: str) -> str:
         ) from None
 
 
-def autoscaler_policy(cluster_name: str) -> dict[str, Any]:
-    """The autoscaler's documented permissions: describe anything, scale only this cluster's groups.
+def autoscaler_policy(cluster_name: str, partition: str, region: str, account_id: str) -> dict[str, Any]:
+    """The autoscaler's documented permissions: describe what has no resource-level scope, describe this cluster's
+    node groups only, scale only this cluster's groups.
 
-    EKS managed node groups tag their Auto Scaling groups k8s.io/cluster-autoscaler/<cluster>=owned.
+    EKS managed node groups tag their Auto Scaling groups k8s.io/cluster-autoscaler/<cluster>=owned and name them
+    `eks-<node group>-<uuid>`.
     """
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
+                # Describe/List/Get calls of Auto Scaling and EC2 support no resource-level permissions.
                 "Sid": "DiscoverGroupsAndNodeShapes",
                 "Effect": "Allow",
                 "Action": [
@@ -152,15 +156,20 @@ def autoscaler_policy(cluster_name: str) -> dict[str, Any]:
                     "ec2:DescribeInstanceTypes",
                     "ec2:DescribeLaunchTemplateVersions",
                     "ec2:GetInstanceTypesFromInstanceRequirements",
-                    "eks:DescribeNodegroup",
                 ],
                 "Resource": "*",
+            },
+            {
+                "Sid": "DescribeThisClustersNodeGroups",
+                "Effect": "Allow",
+                "Action": ["eks:DescribeNodegroup"],
+                "Resource": f"arn:{partition}:eks:{region}:{account_id}:nodegroup/{cluster_name}/*/*",
             },
             {
                 "Sid": "ScaleOnlyThisClustersGroups",
                 "Effect": "Allow",
                 "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
-                "Resource": "*",
+                "Resource": f"arn:{partition}:autoscaling:{region}:{account_id}:autoScalingGroup:*:autoScalingGroupName/eks-*",
                 "Condition": {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}},
             },
         ],
@@ -245,6 +254,7 @@ class GpuAddons(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=args.k8s_provider, depends_on=[ns]),
         )
 
+        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self)).account_id
         role = irsa_role(
             f"{name}-cluster-autoscaler",
             oidc_provider_arn=args.oidc_provider_arn,
@@ -257,7 +267,9 @@ class GpuAddons(pulumi.ComponentResource):
         policy = aws.iam.RolePolicy(
             f"{name}-cluster-autoscaler",
             role=role.name,
-            policy=pulumi.Output.from_input(args.cluster_name).apply(lambda c: json.dumps(autoscaler_policy(c), sort_keys=True)),
+            policy=pulumi.Output.all(args.cluster_name, account_id).apply(
+                lambda v: json.dumps(autoscaler_policy(v[0], partition_of(args.region), args.region, v[1]), sort_keys=True)
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         values = pulumi.Output.all(args.cluster_name, role.arn).apply(

@@ -58,12 +58,16 @@ def platform_tags(cfg: StackConfig) -> dict[str, str]:
     return {"ai-serving/cluster": cfg.cluster.name, "ai-serving/tier": cfg.tier}
 
 
-def network_args(cfg: StackConfig) -> NetworkArgs:
+def network_args(cfg: StackConfig, stack: AwsStack) -> NetworkArgs:
     return NetworkArgs(
         cluster_name=cfg.cluster.name,
         cidr=cfg.network.cidr,
         availability_zones=list(cfg.network.availability_zones),
         nat_policy=cfg.network.nat_gateways,
+        region=stack.region,
+        flow_log_retention_days=cfg.network.flow_log_retention_days,
+        protect_flow_logs=cfg.protect_stateful_resources,
+        tags=platform_tags(cfg),
     )
 
 
@@ -209,6 +213,7 @@ def image_repository_args(cfg: StackConfig, stack: AwsStack, ci: GithubCiIdentit
         push_role_arn=ci.image_push_role_arn,
         pull_principal_arns=[node_groups.node_role_arn],
         stack=stack.stack,
+        region=stack.region,
         name_prefix=stack.name_prefix,
         protect=cfg.protect_stateful_resources,
     )

@@ -1,4 +1,4 @@
-"""The delivery config (`argocd`) as ArgoCd's Args."""
+"""The delivery config (`argocd`) as ArgoCd's Args, with the platform's namespaces its AppProject denies."""
 
 from __future__ import annotations
 
@@ -7,15 +7,37 @@ from collections.abc import Sequence
 import pulumi
 
 from components.k8s.argocd import ApplicationSpec, ArgoCdArgs
+from components.k8s.edge_values import AI_GATEWAY_NAMESPACE, ENVOY_GATEWAY_NAMESPACE
+from components.k8s.gpu_addons import AUTOSCALER_NAMESPACE, DEVICE_PLUGIN_NAMESPACE
+from components.k8s.serving_addon_values import MONITORING_NAMESPACE, ROLLOUTS_NAMESPACE
+from infra.config import StackConfig
 from infra.config.delivery import ArgoCdConfig
 
 
-def argocd_args(argocd: ArgoCdConfig, depends_on: Sequence[pulumi.Resource] = ()) -> ArgoCdArgs:
+def platform_namespaces(cfg: StackConfig) -> tuple[str, ...]:
+    """Namespaces the platform itself runs in, which no Argo CD application may deploy into: the add-ons'
+    (monitoring, Argo Rollouts, the device plugin, the autoscaler in kube-system), the edge's gateways, and the
+    model servers' (serving.namespace). Listed whether or not the stack enables the add-on, so enabling one later
+    cannot find an application already there."""
+    fixed = {
+        MONITORING_NAMESPACE,
+        ROLLOUTS_NAMESPACE,
+        DEVICE_PLUGIN_NAMESPACE,
+        AUTOSCALER_NAMESPACE,
+        ENVOY_GATEWAY_NAMESPACE,
+        AI_GATEWAY_NAMESPACE,
+    }
+    serving = {cfg.serving.namespace} if cfg.serving is not None else set()
+    return tuple(sorted(fixed | serving))
+
+
+def argocd_args(argocd: ArgoCdConfig, platform: tuple[str, ...], depends_on: Sequence[pulumi.Resource] = ()) -> ArgoCdArgs:
     return ArgoCdArgs(
         namespace=argocd.namespace,
         high_availability=argocd.high_availability,
         project_name=argocd.project.name,
         project_description=argocd.project.description,
         applications=tuple(ApplicationSpec(a.name, a.repo_url, a.path, a.target_revision, a.namespace) for a in argocd.applications),
+        platform_namespaces=platform,
         depends_on=depends_on,
     )

@@ -32,12 +32,20 @@ RESERVED_LABEL_PREFIXES = ("ai-serving/", "nvidia.com/", "k8s.amazonaws.com/", "
 CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 
 
+def cloudwatch_retention(days: int) -> int:
+    if days not in CLOUDWATCH_RETENTION_DAYS:
+        raise ValueError(f"must be one of {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}")
+    return days
+
+
 class NetworkConfig(StrictModel):
     cidr: IPv4Network = IPv4Network("10.0.0.0/16")
     availability_zones: Annotated[list[Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")]], Field(min_length=2, max_length=6)]
     # "single": one NAT gateway for all private subnets (cheap, one AZ is a single point of failure).
     # "perAz": one per AZ so losing an AZ does not cut the others' egress.
     nat_gateways: Literal["single", "perAz"] = "perAz"
+    # Retention of the VPC flow logs (CloudWatch group /aws/vpc/<cluster>/flow-logs); CloudWatch accepts only these values.
+    flow_log_retention_days: int = 90
 
     @field_validator("cidr")
     @classmethod
@@ -45,6 +53,11 @@ class NetworkConfig(StrictModel):
         if v.prefixlen > 20:
             raise ValueError("must be a /20 or larger (each AZ gets a private /19-style share and a public subnet)")
         return v
+
+    @field_validator("flow_log_retention_days")
+    @classmethod
+    def _flow_log_cloudwatch_retention(cls, v: int) -> int:
+        return cloudwatch_retention(v)
 
     @field_validator("availability_zones")
     @classmethod
@@ -156,9 +169,7 @@ class ClusterConfig(StrictModel):
     @field_validator("log_retention_days")
     @classmethod
     def _cloudwatch_retention(cls, v: int) -> int:
-        if v not in CLOUDWATCH_RETENTION_DAYS:
-            raise ValueError(f"must be one of {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}")
-        return v
+        return cloudwatch_retention(v)
 
 
 class EcrConfig(StrictModel):
