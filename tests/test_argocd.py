@@ -10,6 +10,7 @@ from typing import Any
 import pulumi_kubernetes as k8s
 import pytest
 
+from catalogs.platform_namespaces import PLATFORM_NAMESPACES
 from components.k8s.argocd import (
     CHART_REPO,
     CHART_VERSION,
@@ -209,12 +210,16 @@ def test_the_chart_waits_for_the_nodes_its_pods_need() -> None:
     assert nodes.urn in one(ev, "kubernetes:helm.sh/v3:Release").dependencies
 
 
-def test_applications_may_not_deploy_into_the_serving_namespace() -> None:
+@pytest.mark.parametrize("namespace", ["llm-serving", *sorted(PLATFORM_NAMESPACES)])
+def test_applications_may_not_deploy_into_the_platform_namespaces(namespace: str) -> None:
+    """A config error (exit 2, one line), not a failure inside the program: the AppProject denies them too."""
     raw = copy.deepcopy(stack_config("production"))
-    raw["argocd"]["applications"][0]["namespace"] = raw["serving"]["namespace"]
+    assert raw["serving"]["namespace"] == "llm-serving"
+    raw["argocd"]["applications"][0]["namespace"] = namespace
     with pytest.raises(ConfigError) as err:
         load_stack_config(raw, "us-east-1")
-    assert [str(p) for p in err.value.problems] == [
-        f"ai-serving:argocd.applications[0].namespace: got '{raw['serving']['namespace']}'; the program manages this namespace"
-        " (serving.namespace); deliver applications into a namespace of their own"
-    ]
+    [problem] = err.value.problems
+    assert problem.path.startswith("ai-serving:argocd") and namespace in str(problem)
+    # kube-system is refused by the Argo CD section itself (a cluster namespace); the others by the platform rule.
+    if namespace != "kube-system":
+        assert problem.path == "ai-serving:argocd.applications[0].namespace" and "the platform runs there" in problem.allowed

@@ -18,10 +18,11 @@ import pulumi_aws as aws
 import pulumi_kubernetes as kubernetes
 
 from catalogs.gpu_scheduling import AMI_TYPE_LABEL, GPU_PRESENT_LABEL, gpu_toleration
+from catalogs.platform_namespaces import AUTOSCALER_NAMESPACE as AUTOSCALER_NAMESPACE
+from catalogs.platform_namespaces import DEVICE_PLUGIN_NAMESPACE as DEVICE_PLUGIN_NAMESPACE
 from components.aws.eks_cluster import partition_of
 from components.aws.irsa import irsa_role
 
-DEVICE_PLUGIN_NAMESPACE = "nvidia-device-plugin"
 DEVICE_PLUGIN_NAME = "nvidia-device-plugin"
 DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.1"
 # Only these AMIs need our plugin: AL2023 NVIDIA ships driver and container toolkit but no plugin.
@@ -29,7 +30,6 @@ DEVICE_PLUGIN_AMI_TYPES = ("AL2023_x86_64_NVIDIA",)
 KUBELET_DEVICE_PLUGINS_DIR = "/var/lib/kubelet/device-plugins"
 DEVICE_PLUGIN_LABELS = {"app.kubernetes.io/name": DEVICE_PLUGIN_NAME, "app.kubernetes.io/part-of": "ai-serving"}
 
-AUTOSCALER_NAMESPACE = "kube-system"
 AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
 AUTOSCALER_CHART_REPO = "https://kubernetes.github.io/autoscaler"
 # The autoscaler simulates the scheduler of one Kubernetes minor: the chart is pinned per cluster version

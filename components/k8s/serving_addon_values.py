@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from catalogs.gpu_scheduling import GPU_PRESENT_LABEL, gpu_toleration
+from catalogs.platform_namespaces import MONITORING_NAMESPACE as MONITORING_NAMESPACE
+from catalogs.platform_namespaces import ROLLOUTS_NAMESPACE as ROLLOUTS_NAMESPACE
 
 Tier = Literal["staging", "production"]
 
-MONITORING_NAMESPACE = "monitoring"
-ROLLOUTS_NAMESPACE = "argo-rollouts"
 # fullnameOverride of kube-prometheus-stack: fixes the Service names below.
 KPS_FULLNAME = "kube-prometheus-stack"
 PROMETHEUS_URL = f"http://{KPS_FULLNAME}-prometheus.{MONITORING_NAMESPACE}.svc:9090"

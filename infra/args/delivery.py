@@ -6,10 +6,8 @@ from collections.abc import Sequence
 
 import pulumi
 
+from catalogs.platform_namespaces import PLATFORM_NAMESPACES
 from components.k8s.argocd import ApplicationSpec, ArgoCdArgs
-from components.k8s.edge_values import AI_GATEWAY_NAMESPACE, ENVOY_GATEWAY_NAMESPACE
-from components.k8s.gpu_addons import AUTOSCALER_NAMESPACE, DEVICE_PLUGIN_NAMESPACE
-from components.k8s.serving_addon_values import MONITORING_NAMESPACE, ROLLOUTS_NAMESPACE
 from infra.config import StackConfig
 from infra.config.delivery import ArgoCdConfig
 
@@ -19,16 +17,8 @@ def platform_namespaces(cfg: StackConfig) -> tuple[str, ...]:
     (monitoring, Argo Rollouts, the device plugin, the autoscaler in kube-system), the edge's gateways, and the
     model servers' (serving.namespace). Listed whether or not the stack enables the add-on, so enabling one later
     cannot find an application already there."""
-    fixed = {
-        MONITORING_NAMESPACE,
-        ROLLOUTS_NAMESPACE,
-        DEVICE_PLUGIN_NAMESPACE,
-        AUTOSCALER_NAMESPACE,
-        ENVOY_GATEWAY_NAMESPACE,
-        AI_GATEWAY_NAMESPACE,
-    }
     serving = {cfg.serving.namespace} if cfg.serving is not None else set()
-    return tuple(sorted(fixed | serving))
+    return tuple(sorted(PLATFORM_NAMESPACES | serving))
 
 
 def argocd_args(argocd: ArgoCdConfig, platform: tuple[str, ...], depends_on: Sequence[pulumi.Resource] = ()) -> ArgoCdArgs:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
+from catalogs.platform_namespaces import PLATFORM_NAMESPACES
 from infra import model_gate
 
 from .base import ConfigProblem, DnsLabel, StrictModel, key_path
@@ -86,12 +87,12 @@ def argocd_problems(tier: str, argocd: ArgoCdConfig | None, system_min_nodes: in
         return []
     problems = []
     for i, app in enumerate(argocd.applications):
-        if app.namespace in program_namespaces:
+        if app.namespace in program_namespaces | PLATFORM_NAMESPACES:
             problems.append(
                 ConfigProblem(
                     key_path("argocd", "applications", i, "namespace"),
                     app.namespace,
-                    "the program manages this namespace (serving.namespace); deliver applications into a namespace of their own",
+                    f"the platform runs there ({', '.join(sorted(program_namespaces | PLATFORM_NAMESPACES))}); deliver applications into a namespace of their own",
                 )
             )
     if tier == "production" and not argocd.high_availability:
