@@ -2,8 +2,9 @@
 
 Model metadata lives in the repository, reviewed like code:
 
-- `models/<name>/<version>.json`: where the weights come from, the sha256 of the weights manifest, and the
-  evaluation results of that exact version (see docs/delivery.md for the format);
+- `models/<name>/<version>.json`: where the weights come from (source and revision), the sha256 of the weights
+  manifest, and the evaluation results of that exact version (see docs/delivery.md for the format); it certifies
+  that source at that revision only;
 - `models/thresholds.json`: the minimum (or maximum) each metric must reach, by default and per model.
 
 The gate runs as a cross-field config rule, so `ai-serving plan` and `pulumi preview`/`up` stop before declaring
@@ -85,9 +86,11 @@ class ModelRecord(StrictModel):
     model: str
     version: str
     # The weights that were evaluated, written as in the stack config: a Hugging Face id with its revision, or
-    # an S3 prefix. The gate checks that the stack serves exactly these.
+    # an S3 prefix. An evaluation holds for this source at this revision only: the gate refuses a served model
+    # whose source or revision differs. `revision` is required; null says the evaluation ran on whatever the
+    # default branch was then (or on an S3 prefix), which only an unpinned staging model matches.
     source: Annotated[str, Field(min_length=3)]
-    revision: str | None = None
+    revision: str | None
     # sha256 of the weights manifest: the sorted `sha256sum` listing of every file of the model directory.
     weights_manifest_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     # None while the version has not been evaluated yet.
@@ -187,7 +190,12 @@ def gate_problems(models: Sequence[ServedModel], repo_dir: Path, allow_unevaluat
         if (record.source, record.revision) != (model.source, model.revision):
             evaluated, served = _weights(record.source, record.revision), _weights(model.source, model.revision)
             problems.append(
-                ConfigProblem(path, model.version, f"{subject}: the record evaluated {evaluated} but the stack serves {served}")
+                ConfigProblem(
+                    path,
+                    model.version,
+                    f"{subject}: the record evaluated {evaluated} but the stack serves {served}; serve the evaluated source and"
+                    " revision, or evaluate the served ones under a new version",
+                )
             )
             continue
         for failure in evaluation_problems(record, thresholds.for_model(model.name)):

@@ -5,6 +5,7 @@ from typing import Any
 from catalogs.github_subjects import GithubRepository
 from components.aws.ci_state_access import StateBackend
 from components.aws.eks_cluster import ADMIN_VIEW_POLICY, CLUSTER_ADMIN_POLICY, PREVIEW_GROUP
+from components.aws.github_ci_identity import NewGithubProvider
 from infra.args.aws import AwsStack, cluster_access, github_ci_identity_args, network_args, platform_tags
 from infra.config import StackConfig, load_stack_config
 from tests.harness import stack_config
@@ -30,7 +31,7 @@ def test_ci_identity_is_scoped_to_the_stack_and_its_cluster() -> None:
     assert (args.stack, args.name_prefix, args.region) == ("staging", "ai-serving-staging-", "us-west-2")
     assert args.cluster_name == "gpu-cluster"
     assert list(args.deploy_name_prefixes) == ["ai-serving-staging-", "gpu-cluster-"]
-    assert args.existing_provider_arn is None
+    assert args.github_provider == NewGithubProvider()
     assert args.state_backend is None
 
 

@@ -136,7 +136,7 @@ def test_production_must_protect_state() -> None:
 
 
 def test_github_ids_come_in_pairs(staging: dict[str, Any]) -> None:
-    staging["github"]["ownerId"] = 123
+    del staging["github"]["repositoryId"]
     assert "ownerId and repositoryId" in _problems(staging)[0]
 
 

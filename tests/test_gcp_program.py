@@ -72,10 +72,13 @@ def test_production_protects_the_identity_pool_and_staging_does_not(staging: Pro
 
 def test_production_deploys_need_the_environment_and_main(production: ProgramEvaluation) -> None:
     provider = inputs(one(production, "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"))
-    repo = "repo:example-org/ai-serving"
+    github = stack_config("production")["github"]
+    owner_id, repository_id = github["ownerId"], github["repositoryId"]
+    repo = f"repo:example-org@{owner_id}/ai-serving@{repository_id}"
     # Previews and the drift check, then app deploys and pulumi up: both in the environment production, on main.
     assert provider["attributeCondition"] == (
-        f"assertion.repository == 'example-org/ai-serving' && (assertion.sub == '{repo}:pull_request' || "
+        f"assertion.repository_owner_id == '{owner_id}' && assertion.repository_id == '{repository_id}' && "
+        f"(assertion.sub == '{repo}:pull_request' || "
         f"assertion.sub == '{repo}:ref:refs/heads/main' || "
         f"(assertion.sub == '{repo}:environment:production' && assertion.ref == 'refs/heads/main'))"
     )
@@ -163,7 +166,12 @@ def test_github_repository_comes_from_the_github_section() -> None:
     cfg = _config("staging")
     raw_github = stack_config("staging")["github"]
     provider = inputs(one(_evaluate(cfg), "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"))
-    assert f"assertion.repository == '{raw_github['org']}/{raw_github['repo']}'" in provider["attributeCondition"]
+    condition = provider["attributeCondition"]
+    assert condition.startswith(f"assertion.repository_owner_id == '{raw_github['ownerId']}' && ")
+    assert (
+        f"assertion.sub == 'repo:{raw_github['org']}@{raw_github['ownerId']}/{raw_github['repo']}@{raw_github['repositoryId']}:"
+        in condition
+    )
 
 
 def test_vms_live_in_the_gcp_network_and_admit_the_app_deploy_account(staging: ProgramEvaluation) -> None:

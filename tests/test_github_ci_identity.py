@@ -11,7 +11,7 @@ from components.aws.ci_deploy_policy import DeployScope, deploy_policy
 from components.aws.ci_image_push_policy import image_push_policy
 from components.aws.ci_preview_policy import READ_ONLY_ACCESS_ARN
 from components.aws.ci_trust import ci_role_names, github_trust_policy
-from components.aws.github_ci_identity import GithubCiIdentity, GithubCiIdentityArgs
+from components.aws.github_ci_identity import ExistingGithubProvider, GithubCiIdentity, GithubCiIdentityArgs, NewGithubProvider
 from components.aws.stack_names import stack_name_prefix
 from infra.config import ConfigError, load_stack_config
 from infra.plan.engine import ProgramEvaluation
@@ -26,8 +26,15 @@ OIDC_PROVIDER = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
 # --- component under mocks -----------------------------------------------------------------------------------
 
 
+CREATE = NewGithubProvider()
+EXISTING = ExistingGithubProvider(PROVIDER)
+
+
 def _identity(
-    existing_provider: str | None, repository: GithubRepository = REPO, stack: str = "staging", protect: bool = False
+    github_provider: ExistingGithubProvider | NewGithubProvider,
+    repository: GithubRepository = REPO,
+    stack: str = "staging",
+    protect: bool = False,
 ) -> ProgramEvaluation:
     def program() -> None:
         prefix = stack_name_prefix("ai-serving", pulumi.get_stack())
@@ -36,7 +43,7 @@ def _identity(
             GithubCiIdentityArgs(
                 repository=repository,
                 main_branch="main",
-                existing_provider_arn=existing_provider,
+                github_provider=github_provider,
                 stack=pulumi.get_stack(),
                 name_prefix=prefix,
                 region="us-west-2",
@@ -58,8 +65,8 @@ def _trust(ev: ProgramEvaluation, name: str) -> dict[str, Any]:
     return document
 
 
-def test_creates_the_provider_when_none_is_configured() -> None:
-    ev = _identity(None)
+def test_creates_the_provider_only_when_asked_to() -> None:
+    ev = _identity(CREATE)
     provider = one(ev, OIDC_PROVIDER)
     assert inputs(provider)["url"] == "https://token.actions.githubusercontent.com"
     assert inputs(provider)["clientIdLists"] == ["sts.amazonaws.com"]
@@ -72,15 +79,15 @@ def test_creates_the_provider_when_none_is_configured() -> None:
 
 def test_references_the_configured_provider() -> None:
     existing = "arn:aws:iam::444455556666:oidc-provider/token.actions.githubusercontent.com"
-    ev = _identity(existing)
+    ev = _identity(ExistingGithubProvider(existing))
     assert of_type(ev, OIDC_PROVIDER) == []
     for name in ("ci-preview", "ci-deploy", "ci-image-push"):
         assert _trust(ev, name)["Statement"][0]["Principal"] == {"Federated": existing}
 
 
 def test_production_protects_a_created_provider() -> None:
-    assert one(_identity(None, stack="production", protect=True), OIDC_PROVIDER).protect
-    assert not one(_identity(None), OIDC_PROVIDER).protect
+    assert one(_identity(CREATE, stack="production", protect=True), OIDC_PROVIDER).protect
+    assert not one(_identity(CREATE), OIDC_PROVIDER).protect
 
 
 @pytest.mark.parametrize(
@@ -97,7 +104,7 @@ def test_production_protects_a_created_provider() -> None:
     ],
 )
 def test_each_role_trusts_exactly_its_workflow_contexts(name: str, role_name: str, subjects: list[str], session: int) -> None:
-    ev = _identity(PROVIDER)
+    ev = _identity(EXISTING)
     role = inputs(one(ev, ROLE, name))
     assert role["name"] == role_name
     assert role["maxSessionDuration"] == session
@@ -111,25 +118,25 @@ def test_each_role_trusts_exactly_its_workflow_contexts(name: str, role_name: st
 
 
 def test_deploy_role_trusts_the_environment_named_after_the_stack() -> None:
-    ev = _identity(PROVIDER, stack="production")
+    ev = _identity(EXISTING, stack="production")
     sub = _trust(ev, "ci-deploy")["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
     assert sub == "repo:example-org/ai-serving:environment:production"
 
 
 def test_immutable_subjects_reach_the_roles() -> None:
-    ev = _identity(PROVIDER, repository=IMMUTABLE_REPO)
+    ev = _identity(EXISTING, repository=IMMUTABLE_REPO)
     sub = _trust(ev, "ci-image-push")["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
     assert sub == "repo:example-org@1234/ai-serving@98765:ref:refs/heads/main"
 
 
 def test_read_only_access_for_preview_and_deploy_not_push() -> None:
-    ev = _identity(PROVIDER)
+    ev = _identity(EXISTING)
     attachments = {inputs(a)["role"]: inputs(a)["policyArn"] for a in of_type(ev, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
     assert attachments == {"ai-serving-staging-preview": READ_ONLY_ACCESS_ARN, "ai-serving-staging-deploy": READ_ONLY_ACCESS_ARN}
 
 
 def test_role_policies_are_built_from_the_account_and_provider() -> None:
-    ev = _identity(None)
+    ev = _identity(CREATE)
     policies = {r.name: inputs(r) for r in of_type(ev, ROLE_POLICY)}
     assert set(policies) == {"ci-preview-state", "ci-deploy", "ci-image-push"}
     assert policies["ci-image-push"]["role"] == "ai-serving-staging-image-push"

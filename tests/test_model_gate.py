@@ -108,6 +108,34 @@ def test_record_must_describe_the_served_weights(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("served", "evaluated", "serves"),
+    [
+        # Another source at the same revision, the same source unpinned, or pinned where the record was not.
+        (Served("qwen", "v1", source="Qwen/Qwen2.5-7B"), f"Qwen/Qwen2.5-7B-Instruct@{REVISION}", f"Qwen/Qwen2.5-7B@{REVISION}"),
+        (Served("qwen", "v1", revision=None), f"Qwen/Qwen2.5-7B-Instruct@{REVISION}", "Qwen/Qwen2.5-7B-Instruct"),
+        (Served("qwen", "v1", revision="main"), f"Qwen/Qwen2.5-7B-Instruct@{REVISION}", "Qwen/Qwen2.5-7B-Instruct@main"),
+    ],
+)
+def test_an_evaluation_holds_for_its_source_and_revision_only(tmp_path: Path, served: Served, evaluated: str, serves: str) -> None:
+    (line,) = _lines(tmp_path, [_record()], [served], allow=True)
+    assert f"model qwen version v1: the record evaluated {evaluated} but the stack serves {serves};" in line
+
+
+def test_an_unpinned_record_matches_only_an_unpinned_model(tmp_path: Path) -> None:
+    records = [_record(revision=None)]
+    assert _lines(tmp_path, records, [Served("qwen", "v1", revision=None)]) == []
+    (line,) = [str(p) for p in gate_problems([Served("qwen", "v1")], tmp_path, False)]
+    assert f"the record evaluated Qwen/Qwen2.5-7B-Instruct but the stack serves Qwen/Qwen2.5-7B-Instruct@{REVISION}" in line
+
+
+def test_a_record_must_name_the_revision_it_evaluated(tmp_path: Path) -> None:
+    record = _record()
+    del record["revision"]
+    (line,) = _lines(tmp_path, [record], [Served("qwen", "v1")])
+    assert "not a valid model record: revision: Field required" in line
+
+
+@pytest.mark.parametrize(
     ("record", "fragment"),
     [
         (_record(weightsManifestSha256="abc"), "not a valid model record: weightsManifestSha256"),

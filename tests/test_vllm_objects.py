@@ -128,7 +128,7 @@ def test_hf_token_comes_from_the_secret_as_a_file() -> None:
 
 
 def test_no_token_volume_without_a_token_secret() -> None:
-    spec = _spec(source="s3://weights-bucket/qwen/7b/")
+    spec = _spec(source="s3://weights-bucket/qwen/7b/", revision=None)
     pod = _pod(spec, _ctx(spec, hf=None, irsa=True))
     assert not [v for v in pod["volumes"] if "secret" in v]
     assert pod["automountServiceAccountToken"] is True

@@ -141,7 +141,7 @@ def test_pod_uses_the_token_secret_and_no_service_account_token(evaluation: Prog
 
 
 def test_s3_weights_get_an_irsa_role_limited_to_their_prefix() -> None:
-    ev = _evaluate(_spec(source="s3://weights-bucket/qwen/7b-instruct/"), irsa=True)
+    ev = _evaluate(_spec(source="s3://weights-bucket/qwen/7b-instruct/", revision=None), irsa=True)
     role = one(ev, "aws:iam/role:Role", "qwen-7b-weights-role")
     trust = json.loads(inputs(role)["assumeRolePolicy"])
     condition = trust["Statement"][0]["Condition"]["StringEquals"]
@@ -160,7 +160,7 @@ def test_s3_weights_get_an_irsa_role_limited_to_their_prefix() -> None:
 
 def test_s3_weights_without_the_oidc_provider_are_refused() -> None:
     with pytest.raises(Exception, match="needs the cluster's OIDC provider"):
-        _evaluate(_spec(source="s3://weights-bucket/qwen/7b-instruct/"), irsa=False)
+        _evaluate(_spec(source="s3://weights-bucket/qwen/7b-instruct/", revision=None), irsa=False)
 
 
 def test_client_service_selects_stable_and_canary_pods(evaluation: ProgramEvaluation) -> None:

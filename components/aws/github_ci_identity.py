@@ -30,11 +30,23 @@ PUSH_SESSION_SECONDS = 3600
 
 
 @dataclass(frozen=True)
+class ExistingGithubProvider:
+    """The account's token.actions.githubusercontent.com provider, referenced by its ARN (the usual case)."""
+
+    arn: str
+
+
+@dataclass(frozen=True)
+class NewGithubProvider:
+    """Create the account's provider in this stack: only where the account has none (there is one per account and
+    URL; a second fails with EntityAlreadyExists)."""
+
+
+@dataclass(frozen=True)
 class GithubCiIdentityArgs:
     repository: GithubRepository
     main_branch: str
-    # ARN of the account's token.actions.githubusercontent.com provider; None = create it here.
-    existing_provider_arn: str | None
+    github_provider: ExistingGithubProvider | NewGithubProvider
     # The Pulumi stack; also the GitHub environment whose jobs may deploy it.
     stack: str
     # Stack-scoped prefix of the role names (stack_names.stack_name_prefix).
@@ -157,10 +169,10 @@ class GithubCiIdentity(pulumi.ComponentResource):
         )
 
     def _github_provider_arn(self, name: str, args: GithubCiIdentityArgs, tags: dict[str, str]) -> pulumi.Output[str]:
-        """The account's GitHub OIDC provider: the configured one, or one created here."""
-        if args.existing_provider_arn is not None:
+        """The account's GitHub OIDC provider: the referenced one, or one created here."""
+        if isinstance(args.github_provider, ExistingGithubProvider):
             # One provider per account and URL: a second stack in the account references it, never re-creates it.
-            return pulumi.Output.from_input(args.existing_provider_arn)
+            return pulumi.Output.from_input(args.github_provider.arn)
         # No thumbprint_lists: pulumi-aws 7 makes it optional, and for GitHub IAM validates the issuer's
         # certificate against its own trusted CAs and ignores configured thumbprints.
         # Retained on delete whatever the tier: other stacks or projects in the account may come to trust it,

@@ -20,7 +20,7 @@ from components.aws.ci_state_access import StateBackend
 from components.aws.ecr import ImageRepositoryArgs
 from components.aws.eks_addons import EksAddonsArgs
 from components.aws.eks_cluster import ClusterAccess, EksCluster, EksClusterArgs, admin_access, deploy_access, partition_of, preview_access
-from components.aws.github_ci_identity import GithubCiIdentity, GithubCiIdentityArgs
+from components.aws.github_ci_identity import ExistingGithubProvider, GithubCiIdentity, GithubCiIdentityArgs, NewGithubProvider
 from components.aws.network import Network, NetworkArgs
 from components.aws.node_groups import (
     AUTOSCALER_GPU_LABEL,
@@ -36,7 +36,14 @@ from components.aws.stack_names import stack_name_prefix
 from components.k8s.gpu_addons import GpuAddonsArgs
 from components.moved_children import MovedChildren
 from infra.config import StackConfig
-from infra.config.aws import ClusterConfig, GithubConfig, GpuNodeGroupConfig, PulumiStateBackendConfig, SystemNodeGroupConfig
+from infra.config.aws import (
+    ClusterConfig,
+    GithubConfig,
+    GithubOidcProviderConfig,
+    GpuNodeGroupConfig,
+    PulumiStateBackendConfig,
+    SystemNodeGroupConfig,
+)
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,11 @@ def github_repository(github: GithubConfig) -> GithubRepository:
     return GithubRepository(github.org, github.repo, github.owner_id, github.repository_id)
 
 
+def github_provider(provider: GithubOidcProviderConfig) -> ExistingGithubProvider | NewGithubProvider:
+    # Config guarantees exactly one of arn and create: true.
+    return ExistingGithubProvider(provider.arn) if provider.arn is not None else NewGithubProvider()
+
+
 def state_backend(backend: PulumiStateBackendConfig | None) -> StateBackend | None:
     return StateBackend(backend.bucket, tuple(backend.kms_key_arns)) if backend is not None else None
 
@@ -83,7 +95,7 @@ def github_ci_identity_args(cfg: StackConfig, stack: AwsStack) -> GithubCiIdenti
     return GithubCiIdentityArgs(
         repository=github_repository(cfg.github),
         main_branch=cfg.github.main_branch,
-        existing_provider_arn=cfg.github.oidc_provider_arn,
+        github_provider=github_provider(cfg.github.oidc_provider),
         stack=stack.stack,
         name_prefix=stack.name_prefix,
         region=stack.region,

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError
 
-from .aws import ClusterConfig, EcrConfig, GithubConfig, GpuNodeGroupConfig, NetworkConfig
+from .aws import ClusterConfig, EcrConfig, GithubConfig, GpuNodeGroupConfig, NetworkConfig, github_id_problems
 from .base import NAMESPACE, ConfigError, ConfigProblem, StrictModel, key_path, problems_from_validation_error
 from .ci_runners import CiRunnersConfig, ci_runner_problems
 from .delivery import ArgoCdConfig, ModelGateConfig, argocd_problems, model_gate_problems
@@ -101,6 +101,7 @@ def _aws_platform_problems(cfg: StackConfig, env: Environment) -> list[ConfigPro
                 )
     if cfg.tier == "production" and not cfg.protect_stateful_resources:
         problems.append(ConfigProblem(key_path("protectStatefulResources"), False, "must be true when tier is production"))
+    problems += github_id_problems(cfg.tier, cfg.github)
 
     seen: set[str] = set()
     for i, group in enumerate(cfg.gpu_node_groups):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Network
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -11,7 +11,7 @@ from catalogs.aws_gpu_instances import GPU_INSTANCES
 from catalogs.gpu_scheduling import SYSTEM_NODE_GROUP_NAME
 from catalogs.naming import dns_label_pattern
 
-from .base import StrictModel
+from .base import ConfigProblem, StrictModel, key_path
 
 # Cluster and GPU node group names prefix longer names (IAM roles "<cluster>-...", launch templates, node
 # group and autoscaler tags), so they keep to 32 characters.
@@ -194,19 +194,61 @@ class PulumiStateBackendConfig(StrictModel):
     kms_key_arns: list[KmsKeyArn] = []
 
 
+GithubOidcProviderArn = Annotated[str, Field(pattern=r"^arn:aws:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$")]
+
+# How to find the account's provider, and why creating one is a deliberate choice; said by every error about it.
+OIDC_PROVIDER_CHOICE = (
+    "give oidcProvider: {arn: arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com} to reference the "
+    "account's provider (`aws iam list-open-id-connect-providers`), or oidcProvider: {create: true} only if the account "
+    "has none (there is one per account: creating a second fails with EntityAlreadyExists)"
+)
+REPOSITORY_IDS_HINT = "the numeric ids of the repository's owner and of the repository: gh api repos/ORG/REPO --jq '.owner.id, .id'"
+
+
+class GithubOidcProviderConfig(StrictModel):
+    """The account's token.actions.githubusercontent.com provider: referenced (the default) or created here."""
+
+    arn: GithubOidcProviderArn | None = None
+    create: bool = False
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> GithubOidcProviderConfig:
+        if (self.arn is not None) == self.create:
+            raise ValueError(f"set exactly one of arn and create: true; {OIDC_PROVIDER_CHOICE}")
+        return self
+
+
 class GithubConfig(StrictModel):
     org: Annotated[str, Field(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")]
     repo: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,100}$")]
     main_branch: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]{1,200}$")] = "main"
-    # ARN of the account's existing token.actions.githubusercontent.com provider; unset = create one.
-    oidc_provider_arn: (
-        Annotated[str, Field(pattern=r"^arn:aws:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$")] | None
-    ) = None
-    # Numeric ids: set both when the repository emits immutable subjects (repo:ORG@ID/REPO@ID:...).
+    # Required, so that creating the account-wide provider is never an accident (see OIDC_PROVIDER_CHOICE).
+    oidc_provider: GithubOidcProviderConfig
+    # Numeric ids for GitHub's immutable subjects (repo:ORG@ID/REPO@ID:...); production requires them.
     owner_id: Annotated[int, Field(gt=0)] | None = None
     repository_id: Annotated[int, Field(gt=0)] | None = None
     # Self-managed Pulumi backend the CI roles read (preview) and write (deploy); unset = Pulumi Cloud.
     state_backend: PulumiStateBackendConfig | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_key_present(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if "oidcProviderArn" in data:
+            raise ValueError(
+                "oidcProviderArn was replaced by oidcProvider: write oidcProvider: {arn: <that ARN>}; "
+                "where it was unset (the provider was created), write oidcProvider: {create: true} or reference the created provider's ARN"
+            )
+        # A missing key becomes an explicit null, so that the error below (with its explanation) names the key.
+        return data if "oidcProvider" in data or "oidc_provider" in data else {**data, "oidcProvider": None}
+
+    @field_validator("oidc_provider", mode="before")
+    @classmethod
+    def _provider_choice_is_explicit(cls, v: Any) -> Any:
+        if v is None:
+            raise ValueError(f"required: {OIDC_PROVIDER_CHOICE}")
+        return v
 
     @field_validator("main_branch")
     @classmethod
@@ -218,5 +260,36 @@ class GithubConfig(StrictModel):
     @model_validator(mode="after")
     def _ids_together(self) -> GithubConfig:
         if (self.owner_id is None) != (self.repository_id is None):
-            raise ValueError("set both ownerId and repositoryId (the immutable subject needs both) or neither")
+            raise ValueError(f"set both ownerId and repositoryId (the immutable subject needs both) or neither; {REPOSITORY_IDS_HINT}")
         return self
+
+    @property
+    def missing_repository_ids(self) -> list[str]:
+        """The id keys that are unset: without them the CI trusts use the name form of the subjects, which a
+        repository created or renamed since GitHub's switch to immutable subjects never emits."""
+        return [key for key, value in (("ownerId", self.owner_id), ("repositoryId", self.repository_id)) if value is None]
+
+
+def github_id_problems(tier: str, github: GithubConfig) -> list[ConfigProblem]:
+    """Production refuses a repository without its numeric ids (name-form trusts can be claimed by a namesake and do
+    not match immutable subjects); for staging the same lines are warnings (`github_id_warnings`)."""
+    if tier != "production":
+        return []
+    return [_missing_id(key) for key in github.missing_repository_ids]
+
+
+def github_id_warnings(tier: str, github: GithubConfig) -> list[str]:
+    """What `ai-serving plan` prints for a staging stack without the ids (production refuses them instead)."""
+    if tier == "production":
+        return []
+    return [str(_missing_id(key)) for key in github.missing_repository_ids]
+
+
+def _missing_id(key: str) -> ConfigProblem:
+    return ConfigProblem(
+        key_path("github", key),
+        None,
+        f"required in production: {REPOSITORY_IDS_HINT}; the CI trusts then use GitHub's immutable subjects "
+        "(repo:ORG@ID/REPO@ID:...), which the repository must emit (default for repositories created or renamed since "
+        "mid-2026; an administrator can opt older ones in)",
+    )

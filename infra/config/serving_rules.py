@@ -3,6 +3,7 @@ and the stack name (registered in CROSS_FIELD_CHECKS)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,8 @@ from .serving import DISCORD_WEBHOOK_CONFIG_KEY, HF_TOKEN_CONFIG_KEY, ModelConfi
 if TYPE_CHECKING:
     from . import Environment, StackConfig
 
+# A Hugging Face commit id (`git rev-parse HEAD` of the model repository): the only revision that cannot move.
+HF_COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
 # Extra pods a canary adds on top of the HPA's count (the Rollout's maxSurge), which the node group must hold.
 CANARY_SURGE_PODS = 1
 
@@ -149,6 +152,16 @@ def _production_problems(i: int, model: ModelConfig, group: GpuNodeGroupConfig |
     if model.replicas.min < 2:
         problems.append(
             ConfigProblem(key_path("models", i, "replicas", "min"), model.replicas.min, "production serves from at least 2 replicas")
+        )
+    if model.source_kind == "huggingface" and not (model.revision and HF_COMMIT_SHA.fullmatch(model.revision)):
+        # A branch or tag moves: the evaluated weights and the served ones would part without any config change.
+        problems.append(
+            ConfigProblem(
+                key_path("models", i, "revision"),
+                model.revision,
+                f"production pins Hugging Face weights to a commit: the 40-hex sha of {model.source} that models/{model.name}/"
+                f"{model.version}.json evaluated (a tag or branch is for staging; see docs/serving.md)",
+            )
         )
     if group is not None and group.capacity_type != "ON_DEMAND":
         problems.append(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.config import StackConfig, load_stack_config
+from infra.config.aws import github_id_warnings
 from infra.config.edge import EDGE_API_KEYS_CONFIG_KEY, api_keys_stand_in
 
 from .engine import ProgramEvaluation, evaluate
@@ -22,7 +23,8 @@ class Plan:
     evaluation: ProgramEvaluation
     document: dict[str, Any]
     objects: list[dict[str, Any]]
-    # Placeholders in the stack file that would not deploy (see readiness.py).
+    # Placeholders in the stack file that would not deploy (see readiness.py), and settings staging tolerates
+    # but production refuses.
     warnings: list[str]
 
 
@@ -60,5 +62,5 @@ def build_plan(project_dir: Path, stack: str) -> Plan:
         evaluation,
         plan_document(stack_file.project, stack, evaluation),
         kubernetes_objects(evaluation),
-        placeholder_warnings(stack_file.config),
+        placeholder_warnings(stack_file.config) + github_id_warnings(cfg.tier, cfg.github),
     )
