@@ -75,7 +75,7 @@ def test_production_deploys_need_the_environment_and_main(production: ProgramEva
     repo = "repo:example-org/ai-serving"
     # Previews and the drift check, then app deploys and pulumi up: both in the environment production, on main.
     assert provider["attributeCondition"] == (
-        f"assertion.repository == 'example-org/ai-serving' && (assertion.sub == '{repo}:pull_request' || "
+        f"assertion.repository == 'example-org/ai-serving' && (assertion.sub == '{repo}:environment:pulumi-preview' || "
         f"assertion.sub == '{repo}:ref:refs/heads/main' || "
         f"(assertion.sub == '{repo}:environment:production' && assertion.ref == 'refs/heads/main'))"
     )
