@@ -27,6 +27,18 @@ class GithubRepository:
         return f"repo:{self.org}/{self.repo}"
 
 
+# The GitHub environment pull-request previews run in. It must require reviewers: a preview's credentials read the
+# cluster (Secrets included), so no code from a pull request may obtain them before a maintainer approves the run.
+PREVIEW_ENVIRONMENT = "pulumi-preview"
+
+
+def preview_subject(repo: GithubRepository) -> str:
+    """`sub` of a pull-request preview job: it declares `environment: pulumi-preview`, so it gets credentials only
+    once a required reviewer of that environment approved the run (a job that drops the environment gets the
+    `pull_request` subject, which nothing trusts)."""
+    return environment_subject(repo, PREVIEW_ENVIRONMENT)
+
+
 def pull_request_subject(repo: GithubRepository) -> str:
     """`sub` of a pull-request job that declares no `environment:` (fork pull requests get no token at all)."""
     return f"{repo.subject_prefix}:pull_request"

@@ -6,6 +6,7 @@ present in the assertions exactly as in the plan.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import yaml
 
 from infra.plan.engine import ProgramEvaluation, RecordedResource, evaluate
 from infra.plan.redact import normalize_numbers
+from infra.plan.run import Plan, build_plan
 from infra.plan.standin_context import Context
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -57,3 +59,9 @@ def inputs(resource: RecordedResource) -> dict[str, Any]:
     """Inputs with whole numbers as ints, as plan.json shows them (secrets still wrapped)."""
     result: dict[str, Any] = normalize_numbers(resource.inputs)
     return result
+
+
+@functools.cache
+def checked_in_plan(stack: str) -> Plan:
+    """The offline plan of a checked-in stack, built once per test session (it is deterministic); do not mutate it."""
+    return build_plan(PROJECT_DIR, stack)

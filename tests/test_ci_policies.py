@@ -76,7 +76,7 @@ def test_wildcard_subjects_are_refused(subject: str) -> None:
 
 def test_several_subjects_are_listed_verbatim() -> None:
     subjects = preview_subjects(REPO, "main")
-    assert subjects == ["repo:example-org/ai-serving:pull_request", "repo:example-org/ai-serving:ref:refs/heads/main"]
+    assert subjects == ["repo:example-org/ai-serving:environment:pulumi-preview", "repo:example-org/ai-serving:ref:refs/heads/main"]
     condition = _statements(github_trust_policy(PROVIDER, subjects))[0]["Condition"]
     assert condition == {
         "StringEquals": {

@@ -14,9 +14,9 @@ import pytest
 
 from infra.plan.engine import RecordedResource
 from infra.plan.render import is_kubernetes_object
-from infra.plan.run import Plan, build_plan
+from infra.plan.run import Plan
 from tests import upstream
-from tests.harness import PROJECT_DIR, inputs
+from tests.harness import checked_in_plan, inputs
 
 STACKS = ["staging", "production"]
 CONFIG_GROUP = "kubernetes:yaml/v2:ConfigGroup"
@@ -95,7 +95,7 @@ RELEASE_TAG = re.compile(r"v\d+\.\d+\.\d+")
 
 @pytest.fixture(scope="module")
 def plans() -> dict[str, Plan]:
-    return {stack: build_plan(PROJECT_DIR, stack) for stack in STACKS}
+    return {stack: checked_in_plan(stack) for stack in STACKS}
 
 
 def _of_type(plan: Plan, typ: str) -> list[RecordedResource]:

@@ -9,14 +9,14 @@ import pytest
 
 from components.k8s.edge_spec import EDGE_ROLE_LABEL, ENDPOINT_PICKER_ROLE, ENVOY_PROXY_ROLE, GATEWAY_NAMESPACE
 from infra.args.edge import EDGE_API_GROUPS
-from infra.plan.run import Plan, build_plan
+from infra.plan.run import Plan
 from infra.plan.stackfile import secret_stand_in
-from tests.harness import PROJECT_DIR
+from tests.harness import checked_in_plan
 
 
 @pytest.fixture(scope="module", params=["staging", "production"])
 def plan(request: pytest.FixtureRequest) -> Plan:
-    return build_plan(PROJECT_DIR, request.param)
+    return checked_in_plan(request.param)
 
 
 def _objects(plan: Plan, kind: str) -> list[dict[str, Any]]:

@@ -78,7 +78,7 @@ def test_production_deploys_need_the_environment_and_main(production: ProgramEva
     # Previews and the drift check, then app deploys and pulumi up: both in the environment production, on main.
     assert provider["attributeCondition"] == (
         f"assertion.repository_owner_id == '{owner_id}' && assertion.repository_id == '{repository_id}' && "
-        f"(assertion.sub == '{repo}:pull_request' || "
+        f"(assertion.sub == '{repo}:environment:pulumi-preview' || "
         f"assertion.sub == '{repo}:ref:refs/heads/main' || "
         f"(assertion.sub == '{repo}:environment:production' && assertion.ref == 'refs/heads/main'))"
     )

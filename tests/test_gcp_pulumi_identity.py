@@ -24,7 +24,8 @@ from components.gcp.wif import subject_principal
 from components.moved_children import MovedChildren
 from infra.plan.engine import ProgramEvaluation, RecordedResource
 from tests.harness import inputs, of_type, one, run
-from tests.test_gcp_wif import MAIN, POOL, POOL_NAME, PR, PROVIDER, REPO, SA_BINDING, STAGING_ENV, identity_args
+from tests.test_gcp_wif import MAIN, POOL, POOL_NAME, PROVIDER, REPO, SA_BINDING, STAGING_ENV, identity_args
+from tests.test_gcp_wif import PREVIEW as PREVIEW_SUBJECT
 
 PREVIEW = "serviceAccount:ai-serving-stg-pulumi-preview@example-ai-serving-staging.iam.gserviceaccount.com"
 DEPLOY = "serviceAccount:ai-serving-stg-pulumi-deploy@example-ai-serving-staging.iam.gserviceaccount.com"
@@ -111,9 +112,9 @@ def _impersonators(ev: ProgramEvaluation, account_id: str) -> set[str]:
     return {b["member"] for b in bindings}
 
 
-def test_preview_account_is_impersonated_by_pull_requests_and_the_main_branch_only(identity: ProgramEvaluation) -> None:
+def test_preview_account_is_impersonated_by_reviewed_previews_and_the_main_branch_only(identity: ProgramEvaluation) -> None:
     assert _impersonators(identity, "ai-serving-stg-pulumi-preview") == {
-        subject_principal(POOL_NAME, PR),
+        subject_principal(POOL_NAME, PREVIEW_SUBJECT),
         subject_principal(POOL_NAME, MAIN),
     }
 
@@ -135,7 +136,7 @@ def test_the_accounts_federate_through_the_one_pool_of_the_workload_identity() -
     pool = one(ev, POOL)
     bindings = [r for r in of_type(ev, SA_BINDING) if r.name.startswith("ci-") and inputs(r)["role"] == "roles/iam.workloadIdentityUser"]
     assert len(bindings) == 3 and all(pool.urn in r.dependencies for r in bindings)
-    assert {inputs(r)["member"] for r in bindings} == {subject_principal(POOL_NAME, s) for s in (PR, MAIN, STAGING_ENV)}
+    assert {inputs(r)["member"] for r in bindings} == {subject_principal(POOL_NAME, s) for s in (PREVIEW_SUBJECT, MAIN, STAGING_ENV)}
 
 
 def test_the_shared_provider_admits_pulumi_up_on_the_main_branch_only_and_only_the_repository() -> None:

@@ -22,6 +22,8 @@ REPO = GithubRepository("example-org", "ai-serving")
 REPO_WITH_IDS = GithubRepository("example-org", "ai-serving", owner_id=1234567, repository_id=89012345)
 POOL_NAME = "projects/123456789012/locations/global/workloadIdentityPools/ai-serving-stg-github"
 PR = "repo:example-org/ai-serving:pull_request"
+# Reviewed pull-request previews (environment pulumi-preview): what the preview account trusts instead of PR.
+PREVIEW = "repo:example-org/ai-serving:environment:pulumi-preview"
 MAIN = "repo:example-org/ai-serving:ref:refs/heads/main"
 STAGING_ENV = "repo:example-org/ai-serving:environment:staging"
 SA_BINDING = "gcp:serviceaccount/iAMMember:IAMMember"
@@ -51,7 +53,7 @@ def test_immutable_subject_form_when_ids_are_configured() -> None:
 
 
 def test_workflow_contexts_of_each_identity() -> None:
-    assert pulumi_preview_contexts(REPO, "main") == [TokenContext(PR), TokenContext(MAIN)]
+    assert pulumi_preview_contexts(REPO, "main") == [TokenContext(PREVIEW), TokenContext(MAIN)]
     assert pulumi_deploy_contexts(REPO, "staging", "main") == [TokenContext(STAGING_ENV, "refs/heads/main")]
     assert app_deploy_contexts(REPO, ref="refs/heads/main", environment=None) == [TokenContext(MAIN)]
     assert app_deploy_contexts(REPO, ref="refs/tags/v1", environment=None) == [TokenContext("repo:example-org/ai-serving:ref:refs/tags/v1")]
@@ -62,10 +64,10 @@ def test_workflow_contexts_of_each_identity() -> None:
 
 
 def test_condition_pins_the_repository_by_name_and_admits_exactly_the_contexts() -> None:
-    contexts = [TokenContext(PR), TokenContext(MAIN), TokenContext(STAGING_ENV, "refs/heads/main")]
+    contexts = [TokenContext(PREVIEW), TokenContext(MAIN), TokenContext(STAGING_ENV, "refs/heads/main")]
     assert attribute_condition(REPO, contexts) == (
         "assertion.repository == 'example-org/ai-serving' && ("
-        f"assertion.sub == '{PR}' || assertion.sub == '{MAIN}' || "
+        f"assertion.sub == '{PREVIEW}' || assertion.sub == '{MAIN}' || "
         f"(assertion.sub == '{STAGING_ENV}' && assertion.ref == 'refs/heads/main'))"
     )
 
@@ -100,14 +102,14 @@ def test_duplicate_and_subsumed_contexts_are_dropped() -> None:
 
 
 def test_principal_is_one_subject_never_a_set() -> None:
-    assert subject_principal(POOL_NAME, PR) == f"principal://iam.googleapis.com/{POOL_NAME}/subject/{PR}"
+    assert subject_principal(POOL_NAME, PREVIEW) == f"principal://iam.googleapis.com/{POOL_NAME}/subject/{PREVIEW}"
     with pytest.raises(ValueError, match="wildcard"):
         subject_principal(POOL_NAME, "*")
 
 
 def test_one_binding_per_subject_numbered_only_when_there_are_several() -> None:
     assert binding_names("deploy-wif-user", [MAIN]) == ["deploy-wif-user"]
-    assert binding_names("deploy-pulumi-preview-wif-user", [PR, MAIN]) == [
+    assert binding_names("deploy-pulumi-preview-wif-user", [PREVIEW, MAIN]) == [
         "deploy-pulumi-preview-wif-user-0",
         "deploy-pulumi-preview-wif-user-1",
     ]
@@ -166,7 +168,7 @@ def test_provider_trusts_github_with_condition_and_mapping(identity: ProgramEval
     # The other accounts' contexts (previews, the drift check, pulumi up of this stack), then the app deploy's
     # (main, already one of them).
     assert provider["attributeCondition"] == attribute_condition(
-        REPO, [TokenContext(PR), TokenContext(MAIN), TokenContext(STAGING_ENV, "refs/heads/main")]
+        REPO, [TokenContext(PREVIEW), TokenContext(MAIN), TokenContext(STAGING_ENV, "refs/heads/main")]
     )
     assert provider["workloadIdentityPoolId"] == "ai-serving-stg-github"
 

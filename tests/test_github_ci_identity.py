@@ -96,7 +96,7 @@ def test_production_protects_a_created_provider() -> None:
         (
             "ci-preview",
             "ai-serving-staging-preview",
-            ["repo:example-org/ai-serving:pull_request", "repo:example-org/ai-serving:ref:refs/heads/main"],
+            ["repo:example-org/ai-serving:environment:pulumi-preview", "repo:example-org/ai-serving:ref:refs/heads/main"],
             3600,
         ),
         ("ci-deploy", "ai-serving-staging-deploy", ["repo:example-org/ai-serving:environment:staging"], 7200),

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra.plan.run import Plan, build_plan
-from tests.harness import PROJECT_DIR
+from infra.plan.run import Plan
+from tests.harness import checked_in_plan
 
 # Issue 8: the Pulumi CI accounts, their workload identity bindings and project grants, out of the GitHub workload
 # identity into PulumiCiIdentity: (type, logical name after the component's name). Issue 10 removed the deploy
@@ -49,7 +49,7 @@ MOVED = {
 
 @pytest.fixture(scope="module", params=["staging", "production"])
 def plan(request: pytest.FixtureRequest) -> Plan:
-    return build_plan(PROJECT_DIR, request.param)
+    return checked_in_plan(request.param)
 
 
 def _prefix(plan: Plan) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from catalogs.github_subjects import PREVIEW_ENVIRONMENT
 from tests.harness import PROJECT_DIR
 
 WORKFLOWS = PROJECT_DIR / ".github" / "workflows"
@@ -143,13 +144,14 @@ def _pulumi_step(job: dict[str, Any]) -> dict[str, Any]:
     return steps[0]
 
 
-def test_preview_runs_for_same_repository_pull_requests_without_environment() -> None:
+def test_preview_runs_for_same_repository_pull_requests_in_the_reviewed_environment() -> None:
     document = _workflow("pr-preview.yml")
     assert set(document["on"]) == {"pull_request"}
     job = document["jobs"]["preview"]
     assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
-    # An environment would change the OIDC subject away from repo:ORG/REPO:pull_request, which the preview role trusts.
-    assert "environment" not in job
+    # Its credentials read the cluster: the run waits for a required reviewer of this environment, and the roles
+    # trust exactly this environment's subject (tests/test_preview_trust.py).
+    assert job["environment"] == PREVIEW_ENVIRONMENT
     assert [m["stack"] for m in job["strategy"]["matrix"]["include"]] == ["staging", "production"]
     step = _pulumi_step(job)["with"]
     assert (step["command"], step["diff"], step["comment-on-pr"]) == ("preview", True, True)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from catalogs.github_subjects import GithubRepository, branch_subject, environment_subject, pull_request_subject
+from catalogs.github_subjects import GithubRepository, branch_subject, environment_subject, preview_subject
 
 from .iam_documents import STS_AUDIENCE, PolicyDocument, has_iam_wildcard
 
@@ -18,9 +18,10 @@ _IAM_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 
 
 def preview_subjects(repo: GithubRepository, main_branch: str) -> list[str]:
-    """The read-only role serves same-repository pull requests and the scheduled drift check on main (which runs on
-    the default branch without an environment)."""
-    return [pull_request_subject(repo), branch_subject(repo, main_branch)]
+    """The read-only role serves reviewed pull-request previews (environment pulumi-preview) and the scheduled drift
+    check on main (which runs on the default branch without an environment). Never `pull_request`: any branch's
+    workflow file could then obtain it."""
+    return [preview_subject(repo), branch_subject(repo, main_branch)]
 
 
 def deploy_subjects(repo: GithubRepository, stack: str) -> list[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from catalogs.github_subjects import GithubRepository, environment_subject, pull_request_subject, ref_subject
+from catalogs.github_subjects import GithubRepository, environment_subject, preview_subject, ref_subject
 from components.moved_children import MovedChildren, moved_child_aliases
 
 from .federated_account import FederatedAccountSpec, create_federated_account
@@ -56,7 +56,7 @@ class PulumiCiIdentityArgs:
 
 def pulumi_preview_contexts(repo: GithubRepository, main_branch: str) -> list[TokenContext]:
     """Same-repository pull requests, and the scheduled drift check (it runs on the default branch)."""
-    return [TokenContext(pull_request_subject(repo)), TokenContext(ref_subject(repo, f"refs/heads/{main_branch}"))]
+    return [TokenContext(preview_subject(repo)), TokenContext(ref_subject(repo, f"refs/heads/{main_branch}"))]
 
 
 def pulumi_deploy_contexts(repo: GithubRepository, stack: str, main_branch: str) -> list[TokenContext]:

@@ -4,7 +4,7 @@ identity each binding names. Pure decisions; github_workload_identity.py and pul
 | Service account | Impersonated by (exact GitHub `sub`, plus ref where noted) | Does |
 | --- | --- | --- |
 | app deploy (`<prefix>-deploy`) | the configured deploy context (environment and/or ref) | SSH over IAP + deploy helper (GpuVm) |
-| `<prefix>-pulumi-preview` | `…:pull_request`, `…:ref:refs/heads/<main>` | `pulumi preview [--refresh]`, read-only |
+| `<prefix>-pulumi-preview` | `…:environment:pulumi-preview`, `…:ref:refs/heads/<main>` | `pulumi preview [--refresh]`, read-only |
 | `<prefix>-pulumi-deploy` | `…:environment:<stack>` on `refs/heads/<main>` | `pulumi up` of the stack |
 
 Who gets in is decided twice. The provider's attribute_condition admits only tokens of the repository (numeric ids
