@@ -22,6 +22,8 @@ FORBIDDEN: list[tuple[str, str, str]] = [
     ("infra.config", "components", "config only parses and validates; infra/args maps it onto component Args"),
     ("infra.config", "infra.args", "config is below the mapping onto component Args"),
     ("infra.config", "infra.program", "config is parsed before the program composes anything"),
+    ("components", "bootstrap", "a component takes its own frozen Args, never the bootstrap program's config"),
+    ("bootstrap.config", "components", "the bootstrap config only parses and validates; bootstrap/args maps it"),
 ]
 
 
@@ -69,7 +71,7 @@ def _within(module: str, package: str) -> bool:
 def layer_violations(root: Path) -> list[Violation]:
     violations: set[Violation] = set()
     for path in sorted(root.glob("*/**/*.py")):
-        if path.relative_to(root).parts[0] not in {"catalogs", "components", "infra"}:
+        if path.relative_to(root).parts[0] not in {"catalogs", "components", "infra", "bootstrap"}:
             continue
         module = _module_name(root, path)
         for line, imported in _imports(root, path):

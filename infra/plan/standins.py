@@ -68,6 +68,12 @@ def _ecr_repository(ctx: Context, name: str, inputs: dict[str, Any]) -> dict[str
     }
 
 
+def _s3_bucket(ctx: Context, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    # A bucket's id is its name; its ARN has no region or account.
+    bucket = inputs.get("bucket") or auto_name(ctx, "aws:s3/bucket:Bucket", name)
+    return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
+
+
 def _oidc_provider(ctx: Context, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     host = str(inputs.get("url", "")).removeprefix("https://")
     return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{host}"}
@@ -163,6 +169,7 @@ _COMPUTED: dict[str, ComputedRule] = {
     "aws:kms/key:Key": _kms_key,
     "aws:elasticache/replicationGroup:ReplicationGroup": _elasticache_replication_group,
     "aws:ecr/repository:Repository": _ecr_repository,
+    "aws:s3/bucket:Bucket": _s3_bucket,
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
     "eks:index:Cluster": _eks_cluster,
     "aws:eks/nodeGroup:NodeGroup": _eks_node_group,
@@ -187,6 +194,8 @@ def resource_outputs(ctx: Context, typ: str, name: str, inputs: dict[str, Any]) 
         outputs.update(rule(ctx, name, outputs))
     if typ.startswith("aws:iam/role:Role") or typ.startswith("aws:ecr/repository:"):
         resource_id = outputs["name"]
+    if typ == "aws:s3/bucket:Bucket":
+        resource_id = outputs["bucket"]
     return resource_id, outputs
 
 
