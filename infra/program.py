@@ -90,18 +90,18 @@ def build(cfg: StackConfig) -> None:
 def build_aws_platform(cfg: StackConfig) -> AwsPlatform:
     """Network, CI identity, ECR, EKS cluster, node groups, GPU add-ons."""
     stack = AwsStack(pulumi.get_project(), pulumi.get_stack(), pulumi.Config("aws").require("region"))
-    network = Network("network", network_args(cfg, stack))
-    pulumi.export("vpcId", network.vpc_id)
-    # CI identity first: the cluster's access entries name its roles.
+    # CI identity first: the cluster's access entries name its roles, and every other role carries its boundary.
     ci = GithubCiIdentity("ci", github_ci_identity_args(cfg, stack))
+    network = Network("network", network_args(cfg, stack, ci.permissions_boundary_arn))
+    pulumi.export("vpcId", network.vpc_id)
     cluster = EksCluster("eks", eks_cluster_args(cfg, stack, network, ci))
     # The one Kubernetes provider of the program: every Kubernetes object (here and in later sections) uses it.
     k8s_provider = kubernetes_provider("eks-k8s", cluster)
-    node_groups = NodeGroups("nodes", node_groups_args(cfg, stack, network, cluster))
+    node_groups = NodeGroups("nodes", node_groups_args(cfg, stack, network, cluster, ci))
     eks_addons = EksAddons("eks-addons", eks_addons_args(cfg, cluster, node_groups))
     # Kubernetes workloads wait for these: nodes to run on and cluster DNS.
     nodes_ready = [*node_groups.ready, *eks_addons.ready]
-    gpu_addons = GpuAddons("gpu-addons", gpu_addons_args(cfg, stack, cluster, k8s_provider, nodes_ready))
+    gpu_addons = GpuAddons("gpu-addons", gpu_addons_args(cfg, stack, cluster, ci, k8s_provider, nodes_ready))
     PreviewAccess("ci-preview", k8s_provider, preview_api_groups(cfg))
     image_repository = ImageRepository("ecr", image_repository_args(cfg, stack, ci, node_groups))
     pulumi.export("imageRepositoryUrl", image_repository.repository_url)
@@ -120,7 +120,7 @@ def build_aws_platform(cfg: StackConfig) -> AwsPlatform:
     return AwsPlatform(
         k8s_provider=k8s_provider,
         nodes_ready=nodes_ready,
-        irsa=IrsaTrust(cluster.oidc_provider_arn, cluster.oidc_provider_url),
+        irsa=IrsaTrust(cluster.oidc_provider_arn, cluster.oidc_provider_url, ci.permissions_boundary_arn),
         region=stack.region,
         vpc_id=network.vpc_id,
         private_subnet_ids=network.private_subnet_ids,

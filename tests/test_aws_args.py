@@ -10,6 +10,7 @@ from infra.args.aws import AwsStack, cluster_access, github_ci_identity_args, ne
 from infra.config import StackConfig, load_stack_config
 from tests.harness import stack_config
 
+BOUNDARY = "arn:aws:iam::123456789012:policy/ai-serving-staging-boundary"
 STAGING = AwsStack("ai-serving", "staging", "us-west-2")
 KMS_KEY = "arn:aws:kms:us-west-2:111122223333:key/0123abcd-0123-0123-0123-0123456789ab"
 
@@ -51,7 +52,8 @@ def test_cluster_access_lists_the_admins_then_the_ci_roles() -> None:
 
 def test_network_and_tags_come_from_the_cluster_section() -> None:
     cfg = _staging()
-    args = network_args(cfg, STAGING)
+    args = network_args(cfg, STAGING, BOUNDARY)
+    assert args.permissions_boundary == BOUNDARY
     assert args.cluster_name == "ai-serving-staging"
     assert args.availability_zones == list(cfg.network.availability_zones)
     assert args.nat_policy == cfg.network.nat_gateways

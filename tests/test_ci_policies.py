@@ -118,6 +118,9 @@ def test_push_policy_targets_the_repository_only() -> None:
             assert "ecr:PutImage" in statement["Action"]
 
 
+BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/ai-serving-staging-boundary"
+
+
 def _scope(**overrides: Any) -> DeployScope:
     values: dict[str, Any] = {
         "account_id": ACCOUNT,
@@ -127,6 +130,7 @@ def _scope(**overrides: Any) -> DeployScope:
         "name_prefixes": ("ai-serving-staging-",),
         "ci_role_names": ci_role_names("ai-serving-staging-"),
         "github_provider_arn": PROVIDER,
+        "boundary_arn": BOUNDARY,
         "state_backend": None,
     }
     values.update(overrides)
@@ -142,7 +146,7 @@ def test_deploy_policy_lists_every_action() -> None:
 def test_deploy_policy_uses_resource_star_only_for_region_bound_creates() -> None:
     # EC2 ids and new KMS keys cannot be named in advance; both are bound to the stack's region instead.
     for statement in _statements(deploy_policy(_scope(state_backend=STATE))):
-        if "*" in _list(statement["Resource"]):
+        if statement["Effect"] == "Allow" and "*" in _list(statement["Resource"]):
             assert statement["Sid"] in {"Network", "CreateKeys"}, statement["Sid"]
             assert statement["Condition"]["StringEquals"]["aws:RequestedRegion"] == "us-west-2"
 
@@ -199,7 +203,7 @@ def test_deploy_cannot_change_the_ci_identity() -> None:
     deny = _by_sid(policy, "ProtectCiIdentity")
     assert deny["Effect"] == "Deny"
     names = ci_role_names("ai-serving-staging-")
-    assert set(deny["Resource"]) == {*(f"arn:aws:iam::{ACCOUNT}:role/{n}" for n in names.all()), PROVIDER}
+    assert set(deny["Resource"]) == {*(f"arn:aws:iam::{ACCOUNT}:role/{n}" for n in names.all()), PROVIDER, BOUNDARY}
     assert {"iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:DeleteOpenIDConnectProvider"} <= set(
         deny["Action"]
     )

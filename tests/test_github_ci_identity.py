@@ -151,6 +151,7 @@ def test_role_policies_are_built_from_the_account_and_provider() -> None:
             name_prefixes=("ai-serving-staging-",),
             ci_role_names=ci_role_names("ai-serving-staging-"),
             github_provider_arn=PROVIDER,
+            boundary_arn=f"arn:aws:iam::{ACCOUNT}:policy/ai-serving-staging-boundary",
             state_backend=STATE,
         )
     )

@@ -6,16 +6,23 @@ here, and a failed `pulumi up` names the missing action.
 
 from __future__ import annotations
 
-IAM_ROLE_WRITE_ACTIONS = (
+# Role writes the iam:PermissionsBoundary condition key applies to (IAM service authorization reference): the
+# deploy role may make them only for roles that carry the stack's boundary (ci_deploy_policy.py).
+IAM_BOUNDED_ROLE_ACTIONS = (
     "iam:CreateRole",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+)
+# Role writes without that key: they change no permission of the role (its trust only names who may assume it,
+# and whoever does is still bounded).
+IAM_ROLE_WRITE_ACTIONS = (
     "iam:DeleteRole",
     "iam:UpdateRole",
     "iam:UpdateRoleDescription",
     "iam:UpdateAssumeRolePolicy",
     "iam:TagRole",
     "iam:UntagRole",
-    "iam:PutRolePolicy",
-    "iam:DeleteRolePolicy",
 )
 IAM_ATTACH_ACTIONS = ("iam:AttachRolePolicy", "iam:DetachRolePolicy")
 IAM_POLICY_WRITE_ACTIONS = (

@@ -10,6 +10,7 @@ from .ci_deploy_actions import (
     ECR_MANAGE_ACTIONS,
     EKS_WRITE_ACTIONS,
     IAM_ATTACH_ACTIONS,
+    IAM_BOUNDED_ROLE_ACTIONS,
     IAM_INSTANCE_PROFILE_ACTIONS,
     IAM_OIDC_PROVIDER_ACTIONS,
     IAM_POLICY_WRITE_ACTIONS,
@@ -86,6 +87,8 @@ class DeployScope:
     name_prefixes: tuple[str, ...]
     ci_role_names: CiRoleNames
     github_provider_arn: str
+    # The permissions boundary every role the stack creates carries (ci_boundary_policy.py).
+    boundary_arn: str
     state_backend: StateBackend | None = None
     # The serving edge's AWS resources, when the stack has an edge.
     edge: EdgeDeployScope | None = None
@@ -109,8 +112,11 @@ def deploy_policy(scope: DeployScope) -> PolicyDocument:
     - KMS: keys and the stack's aliases in this account and region; the state backend's keys are explicitly
       denied destructive actions (scheduling deletion, re-policying, disabling, granting);
     - state backend: read/write under `.pulumi/` of the configured bucket, decrypt/encrypt with its keys.
-    Residual power: inline policies on the stack's own roles are not constrained (an IaC role that manages
-    IAM can always grant those roles what it writes); a permissions boundary would close that.
+    - permissions boundary: the deploy role creates roles, writes their inline policies and attaches or detaches
+      managed ones only when the role carries the stack's boundary (condition iam:PermissionsBoundary on every
+      action that supports the key); it can neither change the boundary policy (ProtectCiIdentity) nor remove
+      a boundary (KeepBoundaries). What it writes into a stack role's policies is still its choice, but the
+      role never gets more than the boundary allows: no IAM, no Organizations, no leaving the boundary.
     """
     acct, region, cluster = scope.account_id, scope.region, scope.cluster_name
     prefixes = sorted(set(scope.name_prefixes))
@@ -122,6 +128,8 @@ def deploy_policy(scope: DeployScope) -> PolicyDocument:
     role_arns = [f"arn:aws:iam::{acct}:role/{p}*" for p in prefixes]
     ci_role_arns = [role_arn(acct, n) for n in scope.ci_role_names.all()]
     in_region = {"StringEquals": {"aws:RequestedRegion": region}}
+    # The role written to carries (CreateRole, PutRolePermissionsBoundary: will carry) the stack's boundary.
+    bounded = {"StringEquals": {"iam:PermissionsBoundary": scope.boundary_arn}}
     eks = f"arn:aws:eks:{region}:{acct}"
     statements: list[dict[str, Any]] = [
         {"Sid": "Network", "Effect": "Allow", "Action": list(EC2_WRITE_ACTIONS), "Resource": "*", "Condition": in_region},
@@ -142,12 +150,20 @@ def deploy_policy(scope: DeployScope) -> PolicyDocument:
         },
         {"Sid": "StackRoles", "Effect": "Allow", "Action": list(IAM_ROLE_WRITE_ACTIONS), "Resource": role_arns},
         {
+            "Sid": "BoundedStackRoles",
+            "Effect": "Allow",
+            "Action": list(IAM_BOUNDED_ROLE_ACTIONS),
+            "Resource": role_arns,
+            "Condition": bounded,
+        },
+        {
             "Sid": "StackRolesManagedPolicies",
             "Effect": "Allow",
             "Action": list(IAM_ATTACH_ACTIONS),
             "Resource": role_arns,
             "Condition": {
-                "ArnLike": {"iam:PolicyARN": [*ATTACHABLE_AWS_MANAGED_POLICIES, *(f"arn:aws:iam::{acct}:policy/{p}*" for p in prefixes)]}
+                **bounded,
+                "ArnLike": {"iam:PolicyARN": [*ATTACHABLE_AWS_MANAGED_POLICIES, *(f"arn:aws:iam::{acct}:policy/{p}*" for p in prefixes)]},
             },
         },
         {
@@ -206,9 +222,18 @@ def deploy_policy(scope: DeployScope) -> PolicyDocument:
         {
             "Sid": "ProtectCiIdentity",
             "Effect": "Deny",
-            "Action": [*IAM_ROLE_WRITE_ACTIONS, *IAM_ATTACH_ACTIONS, *IAM_OIDC_PROVIDER_ACTIONS, "iam:PassRole"],
-            "Resource": [*ci_role_arns, scope.github_provider_arn],
+            "Action": [
+                *IAM_ROLE_WRITE_ACTIONS,
+                *IAM_BOUNDED_ROLE_ACTIONS,
+                *IAM_ATTACH_ACTIONS,
+                *IAM_OIDC_PROVIDER_ACTIONS,
+                *IAM_POLICY_WRITE_ACTIONS,
+                "iam:PassRole",
+            ],
+            "Resource": [*ci_role_arns, scope.github_provider_arn, scope.boundary_arn],
         },
+        # Never granted above; denied explicitly so no later Allow can let a stack role leave its boundary.
+        {"Sid": "KeepBoundaries", "Effect": "Deny", "Action": ["iam:DeleteRolePermissionsBoundary"], "Resource": "*"},
     ]
     if scope.edge is not None:
         statements += edge_deploy_statements(scope.edge, account_id=acct, region=region, cluster_name=cluster)

@@ -13,6 +13,7 @@ import pulumi_aws as aws
 
 from catalogs.github_subjects import GithubRepository
 
+from .ci_boundary_policy import boundary_policy_arn, boundary_policy_name, permissions_boundary
 from .ci_deploy_edge import EdgeDeployScope
 from .ci_deploy_policy import DeployScope, deploy_policy
 from .ci_image_push_policy import image_push_policy
@@ -73,6 +74,7 @@ def deploy_scope(args: GithubCiIdentityArgs, account_id: str, github_provider_ar
         name_prefixes=tuple(args.deploy_name_prefixes),
         ci_role_names=ci_role_names(args.name_prefix),
         github_provider_arn=github_provider_arn,
+        boundary_arn=boundary_policy_arn(account_id, args.name_prefix),
         state_backend=args.state_backend,
         edge=args.edge,
     )
@@ -85,6 +87,8 @@ class GithubCiIdentity(pulumi.ComponentResource):
     preview_role_arn: pulumi.Output[str]
     deploy_role_arn: pulumi.Output[str]
     image_push_role_arn: pulumi.Output[str]
+    # Every role the rest of the stack creates carries it (the deploy role can create no other kind).
+    permissions_boundary_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: GithubCiIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ai-serving:aws:GithubCiIdentity", name, None, opts)
@@ -105,6 +109,17 @@ class GithubCiIdentity(pulumi.ComponentResource):
                 opts=child,
             )
 
+        # The CI roles themselves carry no boundary: an administrator creates them (the deploy role may not touch
+        # them, ProtectCiIdentity) and the deploy role's own policy is the ceiling that matters; a boundary on it
+        # would have to allow everything the stack's roles are allowed and more (IAM), so it would bound nothing.
+        boundary = aws.iam.Policy(
+            f"{name}-boundary",
+            name=boundary_policy_name(args.name_prefix),
+            description=f"Permissions boundary of every role stack {args.stack} creates",
+            policy=json.dumps(permissions_boundary(), sort_keys=True),
+            tags=tags,
+            opts=child,
+        )
         repo = args.repository
         preview = role(
             "preview",
@@ -159,12 +174,14 @@ class GithubCiIdentity(pulumi.ComponentResource):
         self.preview_role_arn = preview.arn
         self.deploy_role_arn = deploy.arn
         self.image_push_role_arn = push.arn
+        self.permissions_boundary_arn = boundary.arn
         self.register_outputs(
             {
                 "providerArn": self.provider_arn,
                 "previewRoleArn": self.preview_role_arn,
                 "deployRoleArn": self.deploy_role_arn,
                 "imagePushRoleArn": self.image_push_role_arn,
+                "permissionsBoundaryArn": self.permissions_boundary_arn,
             }
         )
 

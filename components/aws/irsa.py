@@ -44,9 +44,17 @@ def irsa_role(
     namespace: str,
     service_account: str,
     description: str,
+    permissions_boundary: pulumi.Input[str] | None,
     opts: pulumi.ResourceOptions,
 ) -> aws.iam.Role:
     trust = pulumi.Output.all(oidc_provider_arn, oidc_provider_url).apply(
         lambda v: json.dumps(irsa_trust_policy(v[0], v[1], namespace, service_account), sort_keys=True)
     )
-    return aws.iam.Role(name, assume_role_policy=trust, description=description, max_session_duration=3600, opts=opts)
+    return aws.iam.Role(
+        name,
+        assume_role_policy=trust,
+        description=description,
+        max_session_duration=3600,
+        permissions_boundary=permissions_boundary,
+        opts=opts,
+    )

@@ -60,6 +60,8 @@ class NetworkArgs:
     # Production: the flow log group and its key survive `pulumi destroy`.
     protect_flow_logs: bool
     tags: dict[str, str] = field(default_factory=dict)
+    # The stack's permissions boundary (GithubCiIdentity.permissions_boundary_arn), carried by every role created here.
+    permissions_boundary: pulumi.Input[str] | None = None
 
 
 class Network(pulumi.ComponentResource):
@@ -98,6 +100,7 @@ class Network(pulumi.ComponentResource):
                 retention_days=args.flow_log_retention_days,
                 protect=args.protect_flow_logs,
                 tags=args.tags,
+                permissions_boundary=args.permissions_boundary,
             ),
             opts=child,
         )

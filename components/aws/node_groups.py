@@ -122,6 +122,8 @@ class NodeGroupsArgs:
     system: NodeGroupSpec
     gpu_groups: list[NodeGroupSpec]
     tags: dict[str, str] = field(default_factory=dict)
+    # The stack's permissions boundary (GithubCiIdentity.permissions_boundary_arn), carried by every role created here.
+    permissions_boundary: pulumi.Input[str] | None = None
 
 
 class NodeGroups(pulumi.ComponentResource):
@@ -138,6 +140,7 @@ class NodeGroups(pulumi.ComponentResource):
             f"{name}-node-role",
             assume_role_policy=json.dumps(node_role_trust_policy()),
             description="EKS worker nodes: join the cluster, VPC CNI, pull images",
+            permissions_boundary=args.permissions_boundary,
             tags=args.tags,
             opts=child,
         )

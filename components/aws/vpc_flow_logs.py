@@ -72,6 +72,8 @@ class VpcFlowLogsArgs:
     retention_days: int
     protect: bool
     tags: dict[str, str]
+    # The stack's permissions boundary (GithubCiIdentity.permissions_boundary_arn), carried by every role created here.
+    permissions_boundary: pulumi.Input[str] | None = None
 
 
 class VpcFlowLogs(pulumi.ComponentResource):
@@ -104,6 +106,7 @@ class VpcFlowLogs(pulumi.ComponentResource):
             assume_role_policy=account_id.apply(
                 lambda a: json.dumps(delivery_trust_policy(args.partition, args.region, a), sort_keys=True)
             ),
+            permissions_boundary=args.permissions_boundary,
             tags=args.tags,
             opts=child,
         )

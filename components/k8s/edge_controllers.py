@@ -52,6 +52,8 @@ class EdgeControllersArgs:
     depends_on: Sequence[pulumi.Resource] = ()
     # Tags the Load Balancer Controller puts on the AWS resources it creates.
     tags: dict[str, str] = field(default_factory=dict)
+    # The stack's permissions boundary (GithubCiIdentity.permissions_boundary_arn), carried by every role created here.
+    permissions_boundary: pulumi.Input[str] | None = None
 
 
 class EdgeControllers(pulumi.ComponentResource):
@@ -113,6 +115,7 @@ class EdgeControllers(pulumi.ComponentResource):
             logical_name,
             oidc_provider_arn=args.oidc_provider_arn,
             oidc_provider_url=args.oidc_provider_url,
+            permissions_boundary=args.permissions_boundary,
             namespace=CONTROLLERS_NAMESPACE,
             service_account=service_account,
             description=description,

@@ -228,6 +228,8 @@ class GpuAddonsArgs:
     system_node_selector: dict[str, str]
     # Nodes the add-ons run on: the autoscaler waits for the system group before installing.
     depends_on: Sequence[pulumi.Resource] = ()
+    # The stack's permissions boundary (GithubCiIdentity.permissions_boundary_arn), carried by every role created here.
+    permissions_boundary: pulumi.Input[str] | None = None
 
 
 class GpuAddons(pulumi.ComponentResource):
@@ -259,6 +261,7 @@ class GpuAddons(pulumi.ComponentResource):
             f"{name}-cluster-autoscaler",
             oidc_provider_arn=args.oidc_provider_arn,
             oidc_provider_url=args.oidc_provider_url,
+            permissions_boundary=args.permissions_boundary,
             namespace=AUTOSCALER_NAMESPACE,
             service_account=AUTOSCALER_SERVICE_ACCOUNT,
             description="Cluster Autoscaler: scale this cluster's managed node groups",

@@ -32,6 +32,8 @@ class IrsaTrust:
     oidc_provider_arn: pulumi.Input[str]
     # As pulumi-eks reports it (https://oidc.eks.<region>.amazonaws.com/id/...).
     oidc_provider_url: pulumi.Input[str]
+    # The stack's permissions boundary (GithubCiIdentity.permissions_boundary_arn), carried by every IRSA role.
+    permissions_boundary: pulumi.Input[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ class VllmService(pulumi.ComponentResource):
             f"{name}-weights-role",
             oidc_provider_arn=irsa.oidc_provider_arn,
             oidc_provider_url=irsa.oidc_provider_url,
+            permissions_boundary=irsa.permissions_boundary,
             namespace=args.namespace,
             service_account=service_account,
             description=f"{args.cluster_name}: model {args.model.name} reads its weights from s3://{bucket}/{prefix}/",

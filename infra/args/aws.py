@@ -65,7 +65,7 @@ def platform_tags(cfg: StackConfig) -> dict[str, str]:
     return {"ai-serving/cluster": cfg.cluster.name, "ai-serving/tier": cfg.tier}
 
 
-def network_args(cfg: StackConfig, stack: AwsStack) -> NetworkArgs:
+def network_args(cfg: StackConfig, stack: AwsStack, permissions_boundary: pulumi.Input[str]) -> NetworkArgs:
     return NetworkArgs(
         cluster_name=cfg.cluster.name,
         cidr=cfg.network.cidr,
@@ -75,6 +75,7 @@ def network_args(cfg: StackConfig, stack: AwsStack) -> NetworkArgs:
         flow_log_retention_days=cfg.network.flow_log_retention_days,
         protect_flow_logs=cfg.protect_stateful_resources,
         tags=platform_tags(cfg),
+        permissions_boundary=permissions_boundary,
     )
 
 
@@ -176,7 +177,7 @@ def gpu_group_spec(cfg: GpuNodeGroupConfig) -> NodeGroupSpec:
     )
 
 
-def node_groups_args(cfg: StackConfig, stack: AwsStack, network: Network, cluster: EksCluster) -> NodeGroupsArgs:
+def node_groups_args(cfg: StackConfig, stack: AwsStack, network: Network, cluster: EksCluster, ci: GithubCiIdentity) -> NodeGroupsArgs:
     return NodeGroupsArgs(
         cluster_name=cluster.cluster_name,
         kubernetes_version=cfg.cluster.kubernetes_version,
@@ -185,6 +186,7 @@ def node_groups_args(cfg: StackConfig, stack: AwsStack, network: Network, cluste
         system=system_group_spec(cfg.cluster.system_node_group),
         gpu_groups=[gpu_group_spec(g) for g in cfg.gpu_node_groups],
         tags=platform_tags(cfg),
+        permissions_boundary=ci.permissions_boundary_arn,
     )
 
 
@@ -203,7 +205,12 @@ def eks_addons_args(cfg: StackConfig, cluster: EksCluster, node_groups: NodeGrou
 
 
 def gpu_addons_args(
-    cfg: StackConfig, stack: AwsStack, cluster: EksCluster, k8s_provider: kubernetes.Provider, nodes_ready: Sequence[pulumi.Resource]
+    cfg: StackConfig,
+    stack: AwsStack,
+    cluster: EksCluster,
+    ci: GithubCiIdentity,
+    k8s_provider: kubernetes.Provider,
+    nodes_ready: Sequence[pulumi.Resource],
 ) -> GpuAddonsArgs:
     return GpuAddonsArgs(
         cluster_name=cluster.cluster_name,
@@ -214,6 +221,7 @@ def gpu_addons_args(
         k8s_provider=k8s_provider,
         system_node_selector=SYSTEM_NODE_SELECTOR,
         depends_on=nodes_ready,
+        permissions_boundary=ci.permissions_boundary_arn,
     )
 
 

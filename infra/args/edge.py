@@ -72,6 +72,7 @@ def edge_controllers_args(
         vpc_id=vpc_id,
         oidc_provider_arn=irsa.oidc_provider_arn,
         oidc_provider_url=irsa.oidc_provider_url,
+        permissions_boundary=irsa.permissions_boundary,
         hosted_zone_id=edge.hosted_zone.id,
         hosted_zone_name=edge.hosted_zone.name,
         dns_policy=dns_policy(cfg.tier),
