@@ -65,9 +65,12 @@ def test_boundary_denies_iam_organizations_and_leaving_it() -> None:
     assert "Condition" not in denies["organizations:*"]
     for action in ("iam:DeleteRolePermissionsBoundary", "iam:PutRolePermissionsBoundary"):
         assert "Condition" not in denies[action]
-    # The IAM Deny spares only service-linked roles of the listed services.
-    assert set(denies["iam:*"]["Condition"]) == {"StringNotEquals"}
-    assert set(denies["iam:*"]["Condition"]["StringNotEquals"]) == {"iam:AWSServiceName"}
+    # The IAM Deny spares only service-linked roles, unconditionally; on those the only IAM action allowed is their
+    # creation for the listed services.
+    assert "Condition" not in denies["iam:*"]
+    assert denies["iam:*"]["NotResource"] == "arn:aws:iam::*:role/aws-service-role/*"
+    [linked] = [s for s in statements if s["Effect"] == "Allow" and s["Action"] == ["iam:CreateServiceLinkedRole"]]
+    assert set(linked["Condition"]["StringEquals"]) == {"iam:AWSServiceName"}
 
 
 @pytest.mark.parametrize("stack", ["staging", "production"])

@@ -63,8 +63,10 @@ def permissions_boundary() -> PolicyDocument:
       service-linked roles.
     - Deny all of IAM except that service-linked-role creation: no stack role needs to read or write IAM (none
       of AmazonEKSClusterPolicy, the node policies, the autoscaler, ExternalDNS or the Load Balancer Controller
-      uses more than iam:CreateServiceLinkedRole). `StringNotEquals` on iam:AWSServiceName is true for every
-      action that lacks the key, so the Deny covers all of IAM but that one request.
+      uses more than iam:CreateServiceLinkedRole). The Deny covers every IAM resource but service-linked roles
+      (NotResource, no condition: a condition key most IAM actions lack would make scanners flag every action);
+      on those, the Allow above admits only their creation for the listed services, so nothing else of IAM is
+      allowed anywhere.
     - Deny Organizations and account settings: nothing in the stack manages them.
     - Deny changing or removing a permissions boundary, explicitly: a bounded role can never leave the ceiling,
       even if a later edit widened the Allow.
@@ -84,8 +86,7 @@ def permissions_boundary() -> PolicyDocument:
                 "Sid": "NoIamChanges",
                 "Effect": "Deny",
                 "Action": ["iam:*"],
-                "Resource": "*",
-                "Condition": {"StringNotEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLES_STACK_ROLES_CREATE)}},
+                "NotResource": "arn:aws:iam::*:role/aws-service-role/*",
             },
             {"Sid": "NoOrganizationsChanges", "Effect": "Deny", "Action": ["organizations:*", "account:*"], "Resource": "*"},
             {"Sid": "NoLeavingTheBoundary", "Effect": "Deny", "Action": list(BOUNDARY_CHANGE_ACTIONS), "Resource": "*"},
