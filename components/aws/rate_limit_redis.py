@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .eks_cluster import partition_of
-from .kms_key_policies import KMS_ADMIN_ACTIONS, KMS_CRYPTO_ACTIONS
+from .kms_key_policies import KMS_CRYPTO_ACTIONS, via_service_key_policy
 
 REDIS_PORT = 6379
 ENGINE = "redis"
@@ -49,29 +49,9 @@ class RateLimitRedisArgs:
 
 def redis_key_policy(partition: str, account_id: str, region: str) -> dict[str, Any]:
     """Administration through IAM (as the cluster's secrets key), use only by ElastiCache on a principal's behalf."""
-    root = {"AWS": f"arn:{partition}:iam::{account_id}:root"}
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "AccountAdministersKeyThroughIam", "Effect": "Allow", "Principal": root, "Action": KMS_ADMIN_ACTIONS, "Resource": "*"},
-            {
-                "Sid": "GrantsOnlyForAwsResources",
-                "Effect": "Allow",
-                "Principal": root,
-                "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
-                "Resource": "*",
-                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            },
-            {
-                "Sid": "UseOnlyThroughElastiCache",
-                "Effect": "Allow",
-                "Principal": root,
-                "Action": [*KMS_CRYPTO_ACTIONS, "kms:DescribeKey"],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"kms:ViaService": f"elasticache.{region}.amazonaws.com", "kms:CallerAccount": account_id}},
-            },
-        ],
-    }
+    return via_service_key_policy(
+        partition, account_id, f"elasticache.{region}.amazonaws.com", "UseOnlyThroughElastiCache", [*KMS_CRYPTO_ACTIONS, "kms:DescribeKey"]
+    )
 
 
 def replication_settings(replicas: int) -> dict[str, Any]:

@@ -6,8 +6,9 @@ against ../shared/data/helm-values).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
+
+from components.k8s.charts import Chart
 
 # upsert-only: ExternalDNS creates and updates records but never deletes one (production); sync also deletes the
 # records of Services that went away (what a stack that is torn down and rebuilt wants).
@@ -17,17 +18,10 @@ CONTROLLERS_NAMESPACE = "kube-system"
 IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 
 
-@dataclass(frozen=True)
-class Chart:
-    name: str
-    version: str
-    repo: str
-
-
 # Chart 3.5.0 runs controller v3.5.0.
-LOAD_BALANCER_CONTROLLER = Chart("aws-load-balancer-controller", "3.5.0", "https://aws.github.io/eks-charts")
+LOAD_BALANCER_CONTROLLER = Chart("aws-load-balancer-controller", "3.5.0", "https://aws.github.io/eks-charts", CONTROLLERS_NAMESPACE)
 LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller"
-EXTERNAL_DNS = Chart("external-dns", "1.21.1", "https://kubernetes-sigs.github.io/external-dns/")
+EXTERNAL_DNS = Chart("external-dns", "1.21.1", "https://kubernetes-sigs.github.io/external-dns/", CONTROLLERS_NAMESPACE)
 EXTERNAL_DNS_SERVICE_ACCOUNT = "external-dns"
 
 

@@ -20,13 +20,13 @@ import pulumi_kubernetes as kubernetes
 from components.aws.edge_controller_policies import external_dns_policy, lbc_policy
 from components.aws.irsa import irsa_role
 
+from .charts import Chart
 from .edge_controller_values import (
     CONTROLLERS_NAMESPACE,
     EXTERNAL_DNS,
     EXTERNAL_DNS_SERVICE_ACCOUNT,
     LOAD_BALANCER_CONTROLLER,
     LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT,
-    Chart,
     DnsPolicy,
     external_dns_values,
     load_balancer_controller_values,
@@ -133,7 +133,7 @@ class EdgeControllers(pulumi.ComponentResource):
             chart=chart.name,
             version=chart.version,
             repository_opts=kubernetes.helm.v3.RepositoryOptsArgs(repo=chart.repo),
-            namespace=CONTROLLERS_NAMESPACE,
+            namespace=chart.namespace,
             values=values,
             # A failed upgrade rolls back instead of leaving the edge without a working controller.
             atomic=True,

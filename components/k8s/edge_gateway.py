@@ -18,6 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from .charts import pinned_release
 from .edge_crds import AI_GATEWAY_CRD_URLS, ENVOY_GATEWAY_CRD_URLS, GATEWAY_API_CRD_URLS, INFERENCE_EXTENSION_CRD_URLS
 from .edge_epp import endpoint_picker_objects
 from .edge_objects import Scheme, client_traffic_policy, envoy_proxy, gateway, gateway_class
@@ -26,7 +27,7 @@ from .edge_routing import ai_gateway_route, inference_pool, route_namespace
 from .edge_spec import EDGE_NAME, EdgeClient, EdgeTimeouts, GlobalLimits, RoutedModel
 from .edge_values import AI_GATEWAY, ENVOY_GATEWAY, ai_gateway_values, envoy_gateway_values
 from .objects import custom_resource
-from .serving_addon_values import Chart, Tier, namespace
+from .serving_addon_values import Tier, namespace
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class ServingEdge(pulumi.ComponentResource):
         ai_gateway = k8s.yaml.v2.ConfigGroup(f"{name}-ai-gateway-crds", files=AI_GATEWAY_CRD_URLS, opts=child)
         self.crds = [gateway_api, inference, envoy_gateway, ai_gateway]
 
-        eg = _release(
+        eg = pinned_release(
             self,
             name,
             ENVOY_GATEWAY,
@@ -91,7 +92,7 @@ class ServingEdge(pulumi.ComponentResource):
             ),
             [*after, *self.crds, namespaces[ENVOY_GATEWAY.namespace]],
         )
-        aigw = _release(
+        aigw = pinned_release(
             self,
             name,
             AI_GATEWAY,
@@ -178,22 +179,3 @@ def _k8s_object(logical_name: str, obj: dict[str, Any], opts: pulumi.ResourceOpt
     if kind == "RoleBinding":
         return k8s.rbac.v1.RoleBinding(logical_name, metadata=meta, subjects=obj["subjects"], role_ref=obj["roleRef"], opts=opts)
     raise ValueError(f"no registration for {kind}")
-
-
-def _release(
-    parent: pulumi.Resource, prefix: str, chart: Chart, values: dict[str, Any], depends_on: list[pulumi.Resource]
-) -> k8s.helm.v3.Release:
-    """An OCI chart: the reference is the chart itself, there is no repository index."""
-    return k8s.helm.v3.Release(
-        f"{prefix}-{chart.name}",
-        name=chart.name,
-        chart=f"{chart.repo}/{chart.name}",
-        version=chart.version,
-        namespace=chart.namespace,
-        create_namespace=False,
-        skip_crds=True,
-        values=values,
-        timeout=900,
-        max_history=10,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
-    )

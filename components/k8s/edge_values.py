@@ -14,8 +14,9 @@ import pulumi
 from catalogs.platform_namespaces import AI_GATEWAY_NAMESPACE as AI_GATEWAY_NAMESPACE
 from catalogs.platform_namespaces import ENVOY_GATEWAY_NAMESPACE as ENVOY_GATEWAY_NAMESPACE
 
+from .charts import Chart
 from .edge_crds import AI_GATEWAY_VERSION, ENVOY_GATEWAY_VERSION
-from .serving_addon_values import Chart, Tier
+from .serving_addon_values import Tier
 
 ENVOY_GATEWAY = Chart("gateway-helm", ENVOY_GATEWAY_VERSION, "oci://docker.io/envoyproxy", ENVOY_GATEWAY_NAMESPACE)
 AI_GATEWAY = Chart("ai-gateway-helm", AI_GATEWAY_VERSION, "oci://docker.io/envoyproxy", AI_GATEWAY_NAMESPACE)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from catalogs.gpu_scheduling import GPU_PRESENT_LABEL, gpu_toleration
 from catalogs.platform_namespaces import MONITORING_NAMESPACE as MONITORING_NAMESPACE
 from catalogs.platform_namespaces import ROLLOUTS_NAMESPACE as ROLLOUTS_NAMESPACE
+from components.k8s.charts import Chart
 
 Tier = Literal["staging", "production"]
 
@@ -36,14 +37,6 @@ class AlertThresholds:
     gpu_utilization_saturated_percent: int
     # Container restarts in 30 minutes.
     restarts_per_30m: int
-
-
-@dataclass(frozen=True)
-class Chart:
-    name: str
-    version: str
-    repo: str
-    namespace: str
 
 
 # Pinned together: each chart's app version matches the CRDs installed from CRD_SOURCES.

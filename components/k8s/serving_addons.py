@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 
 from components.k8s.objects import custom_resource
 
+from .charts import pinned_release
 from .serving_addon_values import (
     ARGO_ROLLOUTS,
     ARGO_ROLLOUTS_CRD_URLS,
@@ -31,7 +32,6 @@ from .serving_addon_values import (
     PROMETHEUS_URL,
     ROLLOUTS_NAMESPACE,
     AlertThresholds,
-    Chart,
     Tier,
     argo_rollouts_values,
     dcgm_exporter_values,
@@ -110,7 +110,7 @@ class ServingAddons(pulumi.ComponentResource):
             self.models_namespace_ready.append(hf_secret)
 
         ns_monitoring = namespaces[MONITORING_NAMESPACE]
-        kps = _release(
+        kps = pinned_release(
             self,
             name,
             KUBE_PROMETHEUS_STACK,
@@ -118,15 +118,15 @@ class ServingAddons(pulumi.ComponentResource):
             [*after, *crds, ns_monitoring, discord],
         )
         self.releases = {
-            "argo-rollouts": _release(
+            "argo-rollouts": pinned_release(
                 self, name, ARGO_ROLLOUTS, argo_rollouts_values(args.tier), [*after, *crds, namespaces[ROLLOUTS_NAMESPACE]]
             ),
             "kube-prometheus-stack": kps,
             # Queries the Prometheus that kube-prometheus-stack runs.
-            "prometheus-adapter": _release(
+            "prometheus-adapter": pinned_release(
                 self, name, PROMETHEUS_ADAPTER, prometheus_adapter_values(args.tier), [*after, ns_monitoring, kps]
             ),
-            "dcgm-exporter": _release(self, name, DCGM_EXPORTER, dcgm_exporter_values(), [*after, *crds, ns_monitoring]),
+            "dcgm-exporter": pinned_release(self, name, DCGM_EXPORTER, dcgm_exporter_values(), [*after, *crds, ns_monitoring]),
         }
         rules = serving_alert_rules("ai-serving-vllm", models_ns, args.alerts)
         custom_resource(
@@ -147,23 +147,3 @@ class ServingAddons(pulumi.ComponentResource):
 
 def _object(logical_name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions) -> k8s.core.v1.Namespace:
     return k8s.core.v1.Namespace(logical_name, metadata=obj["metadata"], opts=opts)
-
-
-def _release(
-    parent: pulumi.Resource, prefix: str, chart: Chart, values: dict[str, Any], depends_on: list[pulumi.Resource]
-) -> k8s.helm.v3.Release:
-    return k8s.helm.v3.Release(
-        f"{prefix}-{chart.name}",
-        name=chart.name,
-        chart=chart.name,
-        version=chart.version,
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo),
-        namespace=chart.namespace,
-        create_namespace=False,
-        # CRDs are Pulumi resources (see module docstring); Helm never upgrades CRDs it installed anyway.
-        skip_crds=True,
-        values=values,
-        timeout=900,
-        max_history=10,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
-    )
