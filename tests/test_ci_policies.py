@@ -9,6 +9,7 @@ import pytest
 from catalogs.github_subjects import branch_subject, environment_subject, pull_request_subject
 from components.aws.ci_deploy_actions import ECR_MANAGE_ACTIONS
 from components.aws.ci_deploy_edge import EdgeDeployScope
+from components.aws.ci_deploy_network import network_deploy_policy
 from components.aws.ci_deploy_policy import DeployScope, deploy_policy
 from components.aws.ci_image_push_policy import image_push_policy
 from components.aws.ci_preview_policy import preview_inline_policy
@@ -131,6 +132,7 @@ def _scope(**overrides: Any) -> DeployScope:
         "ci_role_names": ci_role_names("ai-serving-staging-"),
         "github_provider_arn": PROVIDER,
         "boundary_arn": BOUNDARY,
+        "network_policy_arn": f"arn:aws:iam::{ACCOUNT}:policy/ai-serving-staging-deploy-network",
         "state_backend": None,
     }
     values.update(overrides)
@@ -147,7 +149,7 @@ def test_deploy_policy_uses_resource_star_only_for_region_bound_creates() -> Non
     # EC2 ids and new KMS keys cannot be named in advance; both are bound to the stack's region instead.
     for statement in _statements(deploy_policy(_scope(state_backend=STATE))):
         if statement["Effect"] == "Allow" and "*" in _list(statement["Resource"]):
-            assert statement["Sid"] in {"Network", "CreateKeys"}, statement["Sid"]
+            assert statement["Sid"] in {"CreateKeys"} or statement["Sid"].startswith("Network"), statement["Sid"]
             assert statement["Condition"]["StringEquals"]["aws:RequestedRegion"] == "us-west-2"
 
 
@@ -203,7 +205,11 @@ def test_deploy_cannot_change_the_ci_identity() -> None:
     deny = _by_sid(policy, "ProtectCiIdentity")
     assert deny["Effect"] == "Deny"
     names = ci_role_names("ai-serving-staging-")
-    assert set(deny["Resource"]) == {*(f"arn:aws:iam::{ACCOUNT}:role/{n}" for n in names.all()), PROVIDER, BOUNDARY}
+    # The EC2 managed policy too: the deploy role could otherwise rewrite the policy that limits it (it is under
+    # the stack's prefix, which StackPolicies allows).
+    network = f"arn:aws:iam::{ACCOUNT}:policy/ai-serving-staging-deploy-network"
+    assert set(deny["Resource"]) == {*(f"arn:aws:iam::{ACCOUNT}:role/{n}" for n in names.all()), PROVIDER, BOUNDARY, network}
+    assert "iam:CreatePolicyVersion" in deny["Action"]
     assert {"iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:DeleteOpenIDConnectProvider"} <= set(
         deny["Action"]
     )
@@ -316,5 +322,7 @@ def test_every_deploy_grant_statement_has_conditions_that_apply_to_its_actions()
 
 def test_deploy_may_manage_the_flow_logs_and_their_log_group() -> None:
     policy = deploy_policy(_scope())
-    assert {"ec2:CreateFlowLogs", "ec2:DeleteFlowLogs"} <= set(_by_sid(policy, "Network")["Action"])
+    network = network_deploy_policy(account_id=ACCOUNT, region="us-west-2", cluster_name="ai-serving-staging")
+    assert "ec2:CreateFlowLogs" in _by_sid(network, "NetworkCreateTagged")["Action"]
+    assert "ec2:DeleteFlowLogs" in _by_sid(network, "NetworkStackResources")["Action"]
     assert f"arn:aws:logs:us-west-2:{ACCOUNT}:log-group:/aws/vpc/ai-serving-staging/*" in _by_sid(policy, "ClusterLogs")["Resource"]

@@ -7,6 +7,7 @@ import pulumi
 import pytest
 
 from catalogs.github_subjects import GithubRepository
+from components.aws.ci_deploy_network import network_deploy_policy
 from components.aws.ci_deploy_policy import DeployScope, deploy_policy
 from components.aws.ci_image_push_policy import image_push_policy
 from components.aws.ci_preview_policy import READ_ONLY_ACCESS_ARN
@@ -152,8 +153,15 @@ def test_role_policies_are_built_from_the_account_and_provider() -> None:
             ci_role_names=ci_role_names("ai-serving-staging-"),
             github_provider_arn=PROVIDER,
             boundary_arn=f"arn:aws:iam::{ACCOUNT}:policy/ai-serving-staging-boundary",
+            network_policy_arn=f"arn:aws:iam::{ACCOUNT}:policy/ai-serving-staging-deploy-network",
             state_backend=STATE,
         )
+    )
+    # The EC2 statements: a managed policy under the stack's prefix, attached to the deploy role.
+    [network] = [r for r in of_type(ev, "aws:iam/policy:Policy") if r.name == "ci-deploy-network"]
+    assert inputs(network)["name"] == "ai-serving-staging-deploy-network"
+    assert json.loads(inputs(network)["policy"]) == network_deploy_policy(
+        account_id=ACCOUNT, region="us-west-2", cluster_name="ai-serving-staging"
     )
 
 

@@ -37,6 +37,7 @@ def _deploy() -> list[dict[str, Any]]:
         ci_role_names=ci_role_names("ai-serving-staging-"),
         github_provider_arn=f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com",
         boundary_arn=BOUNDARY,
+        network_policy_arn=f"arn:aws:iam::{ACCOUNT}:policy/ai-serving-staging-deploy-network",
     )
     statements: list[dict[str, Any]] = deploy_policy(scope)["Statement"]
     return statements

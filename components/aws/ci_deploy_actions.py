@@ -50,24 +50,39 @@ IAM_OIDC_PROVIDER_ACTIONS = (
     "iam:TagOpenIDConnectProvider",
     "iam:UntagOpenIDConnectProvider",
 )
-# The network (components/aws/network.py, its flow logs and default security group), the cluster's security groups and the node groups' launch templates.
-EC2_WRITE_ACTIONS = (
+# EC2: the network (components/aws/network.py, its flow logs and default security group), the edge's Redis
+# security group and the node groups' launch templates. Split by what the EC2 Service Authorization Reference
+# lets a condition see (ci_deploy_network.py turns each list into a statement; docs/ci-identity.md lists them).
+#
+# Creates that tag the new resource in the same call (TagSpecifications; the AWS provider tags on create):
+# aws:RequestTag applies to the created resource, so they are allowed only with the stack's cluster tag.
+EC2_CREATE_ACTIONS = (
     "ec2:CreateVpc",
+    "ec2:CreateSubnet",
+    "ec2:CreateInternetGateway",
+    "ec2:AllocateAddress",
+    "ec2:CreateNatGateway",
+    "ec2:CreateRouteTable",
+    "ec2:CreateSecurityGroup",
+    "ec2:CreateLaunchTemplate",
+    # VPC flow logs (components/aws/vpc_flow_logs.py).
+    "ec2:CreateFlowLogs",
+)
+# Changes to existing resources: every resource type these act on (vpc, subnet, internet-gateway, elastic-ip,
+# natgateway, route-table, security-group, launch-template, vpc-flow-log) supports aws:ResourceTag, so they are
+# allowed only on resources carrying the stack's cluster tag. Routes and route-table associations have no tags
+# of their own; their actions are authorized on the route table (and subnet, gateway), which carry the tag.
+EC2_TAGGED_RESOURCE_ACTIONS = (
     "ec2:DeleteVpc",
     "ec2:ModifyVpcAttribute",
-    "ec2:CreateSubnet",
     "ec2:DeleteSubnet",
     "ec2:ModifySubnetAttribute",
-    "ec2:CreateInternetGateway",
     "ec2:DeleteInternetGateway",
     "ec2:AttachInternetGateway",
     "ec2:DetachInternetGateway",
-    "ec2:AllocateAddress",
     "ec2:ReleaseAddress",
     "ec2:DisassociateAddress",
-    "ec2:CreateNatGateway",
     "ec2:DeleteNatGateway",
-    "ec2:CreateRouteTable",
     "ec2:DeleteRouteTable",
     "ec2:CreateRoute",
     "ec2:DeleteRoute",
@@ -75,8 +90,16 @@ EC2_WRITE_ACTIONS = (
     "ec2:AssociateRouteTable",
     "ec2:DisassociateRouteTable",
     "ec2:ReplaceRouteTableAssociation",
-    "ec2:CreateSecurityGroup",
     "ec2:DeleteSecurityGroup",
+    "ec2:CreateLaunchTemplateVersion",
+    "ec2:ModifyLaunchTemplate",
+    "ec2:DeleteLaunchTemplate",
+    "ec2:DeleteLaunchTemplateVersions",
+    "ec2:DeleteFlowLogs",
+)
+# Security group rules: authorized on the group (tagged) and on the rule (security-group-rule, untagged here:
+# the program does not tag rules), so the rule resource is allowed by type and the group by its tag.
+EC2_SECURITY_GROUP_RULE_ACTIONS = (
     "ec2:AuthorizeSecurityGroupIngress",
     "ec2:AuthorizeSecurityGroupEgress",
     "ec2:RevokeSecurityGroupIngress",
@@ -84,19 +107,13 @@ EC2_WRITE_ACTIONS = (
     "ec2:ModifySecurityGroupRules",
     "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
     "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
-    "ec2:CreateLaunchTemplate",
-    "ec2:CreateLaunchTemplateVersion",
-    "ec2:ModifyLaunchTemplate",
-    "ec2:DeleteLaunchTemplate",
-    "ec2:DeleteLaunchTemplateVersions",
-    "ec2:CreateTags",
-    "ec2:DeleteTags",
-    # VPC flow logs (components/aws/vpc_flow_logs.py).
-    "ec2:CreateFlowLogs",
-    "ec2:DeleteFlowLogs",
-    # EKS checks that whoever creates a managed node group from a launch template may launch from it.
-    "ec2:RunInstances",
 )
+# Tag writes on existing resources: only on the stack's resources, and never the cluster tag itself.
+EC2_RETAG_ACTIONS = ("ec2:CreateTags", "ec2:DeleteTags")
+# What cannot be tag-limited, only limited to the region. RunInstances: EKS checks that whoever creates a managed
+# node group from a launch template may launch from it; the call names resources the program does not tag
+# (the AMI, the cluster security group EKS creates), so a tag condition would refuse it.
+EC2_UNTAGGED_ACTIONS = ("ec2:RunInstances",)
 EKS_WRITE_ACTIONS = (
     "eks:CreateCluster",
     "eks:DeleteCluster",

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from .ci_deploy_actions import (
-    EC2_WRITE_ACTIONS,
     ECR_MANAGE_ACTIONS,
     EKS_WRITE_ACTIONS,
     IAM_ATTACH_ACTIONS,
@@ -89,6 +88,9 @@ class DeployScope:
     github_provider_arn: str
     # The permissions boundary every role the stack creates carries (ci_boundary_policy.py).
     boundary_arn: str
+    # The managed policy holding the deploy role's EC2 statements (ci_deploy_network.py); like the boundary, the
+    # deploy role may not rewrite it.
+    network_policy_arn: str
     state_backend: StateBackend | None = None
     # The serving edge's AWS resources, when the stack has an edge.
     edge: EdgeDeployScope | None = None
@@ -100,8 +102,8 @@ def deploy_policy(scope: DeployScope) -> PolicyDocument:
     Scoping, by statement:
     - no Action "*" and no "<service>:*": every action is listed, so a new kind of resource needs a deliberate
       change here (and a failed `pulumi up` names the missing action);
-    - EC2 networking and launch templates: Resource "*" (their ids are generated, so resource ARNs cannot be
-      known in advance) limited to the stack's region;
+    - EC2 networking and launch templates: in a managed policy of their own (ci_deploy_network.py, attached next
+      to this inline one, which the 10,240-character inline limit could not hold both);
     - EKS: only this stack's cluster and its node groups, add-ons, access entries and pod identities;
     - IAM: only names with the stack's prefixes; managed policies limited to the EKS/ECR/SSM ones the cluster
       needs (never AdministratorAccess); PassRole only to EKS/EC2/Pod Identity; and an explicit Deny on the CI
@@ -132,7 +134,6 @@ def deploy_policy(scope: DeployScope) -> PolicyDocument:
     bounded = {"StringEquals": {"iam:PermissionsBoundary": scope.boundary_arn}}
     eks = f"arn:aws:eks:{region}:{acct}"
     statements: list[dict[str, Any]] = [
-        {"Sid": "Network", "Effect": "Allow", "Action": list(EC2_WRITE_ACTIONS), "Resource": "*", "Condition": in_region},
         {
             "Sid": "Cluster",
             "Effect": "Allow",
@@ -230,7 +231,7 @@ def deploy_policy(scope: DeployScope) -> PolicyDocument:
                 *IAM_POLICY_WRITE_ACTIONS,
                 "iam:PassRole",
             ],
-            "Resource": [*ci_role_arns, scope.github_provider_arn, scope.boundary_arn],
+            "Resource": [*ci_role_arns, scope.github_provider_arn, scope.boundary_arn, scope.network_policy_arn],
         },
         # Never granted above; denied explicitly so no later Allow can let a stack role leave its boundary.
         {"Sid": "KeepBoundaries", "Effect": "Deny", "Action": ["iam:DeleteRolePermissionsBoundary"], "Resource": "*"},

@@ -15,6 +15,7 @@ from catalogs.github_subjects import GithubRepository
 
 from .ci_boundary_policy import boundary_policy_arn, boundary_policy_name, permissions_boundary
 from .ci_deploy_edge import EdgeDeployScope
+from .ci_deploy_network import network_deploy_policy, network_policy_arn, network_policy_name
 from .ci_deploy_policy import DeployScope, deploy_policy
 from .ci_image_push_policy import image_push_policy
 from .ci_preview_policy import READ_ONLY_ACCESS_ARN, preview_inline_policy
@@ -75,6 +76,7 @@ def deploy_scope(args: GithubCiIdentityArgs, account_id: str, github_provider_ar
         ci_role_names=ci_role_names(args.name_prefix),
         github_provider_arn=github_provider_arn,
         boundary_arn=boundary_policy_arn(account_id, args.name_prefix),
+        network_policy_arn=network_policy_arn(account_id, args.name_prefix),
         state_backend=args.state_backend,
         edge=args.edge,
     )
@@ -160,6 +162,20 @@ class GithubCiIdentity(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        # EC2, tied to the stack's cluster tag; a managed policy because the inline one has no room left.
+        network = aws.iam.Policy(
+            f"{name}-deploy-network",
+            name=network_policy_name(args.name_prefix),
+            description=f"EC2 of pulumi up of {args.stack}: only resources tagged with its cluster",
+            policy=account_id.apply(
+                lambda acct: json.dumps(
+                    network_deploy_policy(account_id=acct, region=args.region, cluster_name=args.cluster_name), separators=(",", ":")
+                )
+            ),
+            tags=tags,
+            opts=child,
+        )
+        aws.iam.RolePolicyAttachment(f"{name}-deploy-network", role=deploy.name, policy_arn=network.arn, opts=child)
         aws.iam.RolePolicy(
             f"{name}-image-push",
             name="ecr-push",

@@ -59,6 +59,8 @@ class NetworkArgs:
     flow_log_retention_days: int
     # Production: the flow log group and its key survive `pulumi destroy`.
     protect_flow_logs: bool
+    # On every resource created here (and the adopted default security group): the deploy role may change EC2
+    # resources only when they carry the stack's `ai-serving/cluster` tag (ci_deploy_policy.py).
     tags: dict[str, str] = field(default_factory=dict)
     # The stack's permissions boundary (GithubCiIdentity.permissions_boundary_arn), carried by every role created here.
     permissions_boundary: pulumi.Input[str] | None = None
@@ -77,7 +79,7 @@ class Network(pulumi.ComponentResource):
             cidr_block=str(args.cidr),
             enable_dns_hostnames=True,
             enable_dns_support=True,
-            tags={"Name": f"{args.cluster_name}-vpc"},
+            tags={**args.tags, "Name": f"{args.cluster_name}-vpc"},
             opts=child,
         )
         # Adopts the VPC's default group (it cannot be deleted) and removes its rules: the default allows all
@@ -87,7 +89,7 @@ class Network(pulumi.ComponentResource):
             vpc_id=vpc.id,
             ingress=[],
             egress=[],
-            tags={"Name": f"{args.cluster_name}-default-unused"},
+            tags={**args.tags, "Name": f"{args.cluster_name}-default-unused"},
             opts=child,
         )
         VpcFlowLogs(
@@ -104,12 +106,12 @@ class Network(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags={"Name": f"{args.cluster_name}-igw"}, opts=child)
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags={**args.tags, "Name": f"{args.cluster_name}-igw"}, opts=child)
         public_rt = aws.ec2.RouteTable(
             f"{name}-public",
             vpc_id=vpc.id,
             routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
-            tags={"Name": f"{args.cluster_name}-public"},
+            tags={**args.tags, "Name": f"{args.cluster_name}-public"},
             opts=child,
         )
         # Subnet, NAT and route-table objects are keyed by AZ so a new AZ adds resources without renaming any.
@@ -122,7 +124,7 @@ class Network(pulumi.ComponentResource):
                 cidr_block=plan.public_cidr,
                 availability_zone=plan.az,
                 map_public_ip_on_launch=False,
-                tags={"Name": f"{args.cluster_name}-public-{plan.az}", **subnet_tags(args.cluster_name, public=True)},
+                tags={**args.tags, "Name": f"{args.cluster_name}-public-{plan.az}", **subnet_tags(args.cluster_name, public=True)},
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(f"{name}-public-{plan.az}", subnet_id=public.id, route_table_id=public_rt.id, opts=child)
@@ -131,7 +133,7 @@ class Network(pulumi.ComponentResource):
                 vpc_id=vpc.id,
                 cidr_block=plan.private_cidr,
                 availability_zone=plan.az,
-                tags={"Name": f"{args.cluster_name}-private-{plan.az}", **subnet_tags(args.cluster_name, public=False)},
+                tags={**args.tags, "Name": f"{args.cluster_name}-private-{plan.az}", **subnet_tags(args.cluster_name, public=False)},
                 opts=child,
             )
             public_ids[plan.az] = public.id
@@ -140,12 +142,12 @@ class Network(pulumi.ComponentResource):
         nat_azs = nat_gateway_azs(args.availability_zones, args.nat_policy)
         nat_ids: dict[str, pulumi.Output[str]] = {}
         for az in nat_azs:
-            eip = aws.ec2.Eip(f"{name}-nat-{az}", domain="vpc", tags={"Name": f"{args.cluster_name}-nat-{az}"}, opts=child)
+            eip = aws.ec2.Eip(f"{name}-nat-{az}", domain="vpc", tags={**args.tags, "Name": f"{args.cluster_name}-nat-{az}"}, opts=child)
             nat = aws.ec2.NatGateway(
                 f"{name}-nat-{az}",
                 allocation_id=eip.id,
                 subnet_id=public_ids[az],
-                tags={"Name": f"{args.cluster_name}-nat-{az}"},
+                tags={**args.tags, "Name": f"{args.cluster_name}-nat-{az}"},
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
             )
             nat_ids[az] = nat.id
@@ -156,7 +158,7 @@ class Network(pulumi.ComponentResource):
                 f"{name}-private-{az}",
                 vpc_id=vpc.id,
                 routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat_id)],
-                tags={"Name": f"{args.cluster_name}-private-{az}"},
+                tags={**args.tags, "Name": f"{args.cluster_name}-private-{az}"},
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(f"{name}-private-{az}", subnet_id=private_ids[az], route_table_id=rt.id, opts=child)
