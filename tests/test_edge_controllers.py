@@ -4,7 +4,7 @@ to this cluster, ExternalDNS limited to the configured zone, pinned charts with 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pulumi
@@ -33,26 +33,27 @@ CLUSTER = "ai-serving-staging"
 ROLE = "arn:aws:iam::123456789012:role/r"
 
 
+def _args(dns_policy: DnsPolicy = "sync", depends_on: Sequence[pulumi.Resource] = ()) -> EdgeControllersArgs:
+    return EdgeControllersArgs(
+        cluster_name=CLUSTER,
+        region="us-west-2",
+        partition="aws",
+        vpc_id="vpc-0123",
+        oidc_provider_arn=PROVIDER_ARN,
+        oidc_provider_url=f"https://{ISSUER}",
+        hosted_zone_id=ZONE_ID,
+        hosted_zone_name=ZONE_NAME,
+        dns_policy=dns_policy,
+        system_node_selector=SYSTEM_NODE_SELECTOR,
+        depends_on=depends_on,
+        tags={"ai-serving/cluster": CLUSTER},
+    )
+
+
 def _controllers(dns_policy: DnsPolicy = "sync") -> ProgramEvaluation:
     def program() -> None:
         provider = kubernetes.Provider("k8s", kubeconfig="{}")
-        EdgeControllers(
-            "edge",
-            EdgeControllersArgs(
-                cluster_name=CLUSTER,
-                region="us-west-2",
-                partition="aws",
-                vpc_id="vpc-0123",
-                oidc_provider_arn=PROVIDER_ARN,
-                oidc_provider_url=f"https://{ISSUER}",
-                hosted_zone_id=ZONE_ID,
-                hosted_zone_name=ZONE_NAME,
-                dns_policy=dns_policy,
-                system_node_selector=SYSTEM_NODE_SELECTOR,
-                tags={"ai-serving/cluster": CLUSTER},
-            ),
-            opts=pulumi.ResourceOptions(providers=[provider]),
-        )
+        EdgeControllers("edge", _args(dns_policy), opts=pulumi.ResourceOptions(providers=[provider]))
 
     return run(program)
 
@@ -119,22 +120,7 @@ def test_releases_wait_for_their_permissions_and_the_nodes(controllers: ProgramE
 def test_releases_depend_on_the_given_nodes() -> None:
     def program() -> None:
         node = pulumi.CustomResource("test:index:Node", "system-nodes")
-        EdgeControllers(
-            "edge",
-            EdgeControllersArgs(
-                cluster_name=CLUSTER,
-                region="us-west-2",
-                partition="aws",
-                vpc_id="vpc-0123",
-                oidc_provider_arn=PROVIDER_ARN,
-                oidc_provider_url=f"https://{ISSUER}",
-                hosted_zone_id=ZONE_ID,
-                hosted_zone_name=ZONE_NAME,
-                dns_policy="sync",
-                system_node_selector=SYSTEM_NODE_SELECTOR,
-                depends_on=[node],
-            ),
-        )
+        EdgeControllers("edge", _args(depends_on=[node]))
 
     ev = run(program)
     node = one(ev, "test:index:Node")
