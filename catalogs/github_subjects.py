@@ -39,11 +39,6 @@ def preview_subject(repo: GithubRepository) -> str:
     return environment_subject(repo, PREVIEW_ENVIRONMENT)
 
 
-def pull_request_subject(repo: GithubRepository) -> str:
-    """`sub` of a pull-request job that declares no `environment:` (fork pull requests get no token at all)."""
-    return f"{repo.subject_prefix}:pull_request"
-
-
 def environment_subject(repo: GithubRepository, environment: str) -> str:
     """`sub` of any job that declares `environment: <environment>`, whatever its trigger or ref (the ref is
     another claim)."""

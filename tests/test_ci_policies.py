@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from catalogs.github_subjects import branch_subject, environment_subject, pull_request_subject
+from catalogs.github_subjects import branch_subject, environment_subject, preview_subject
 from components.aws.ci_deploy_actions import ECR_MANAGE_ACTIONS
 from components.aws.ci_deploy_edge import EdgeDeployScope
 from components.aws.ci_deploy_network import network_deploy_policy
@@ -37,7 +37,7 @@ def _list(value: str | list[str]) -> list[str]:
 
 
 def test_subjects_per_role() -> None:
-    assert pull_request_subject(REPO) == "repo:example-org/ai-serving:pull_request"
+    assert preview_subject(REPO) == "repo:example-org/ai-serving:environment:pulumi-preview"
     assert environment_subject(REPO, "production") == "repo:example-org/ai-serving:environment:production"
     assert branch_subject(REPO, "main") == "repo:example-org/ai-serving:ref:refs/heads/main"
     assert deploy_subjects(REPO, "production") == ["repo:example-org/ai-serving:environment:production"]
@@ -45,7 +45,7 @@ def test_subjects_per_role() -> None:
 
 
 def test_immutable_subjects_when_ids_are_known() -> None:
-    assert pull_request_subject(IMMUTABLE_REPO) == "repo:example-org@1234/ai-serving@98765:pull_request"
+    assert preview_subject(IMMUTABLE_REPO) == "repo:example-org@1234/ai-serving@98765:environment:pulumi-preview"
     assert environment_subject(IMMUTABLE_REPO, "staging") == "repo:example-org@1234/ai-serving@98765:environment:staging"
     assert branch_subject(IMMUTABLE_REPO, "main") == "repo:example-org@1234/ai-serving@98765:ref:refs/heads/main"
 

@@ -1,7 +1,7 @@
 import pulumi
 import pytest
 
-from catalogs.github_subjects import GithubRepository, pull_request_subject
+from catalogs.github_subjects import GithubRepository, preview_subject
 from components.aws import ci_trust as aws_subjects
 from components.gcp.federated_account import binding_names
 from components.gcp.github_workload_identity import GithubWorkloadIdentity, GithubWorkloadIdentityArgs
@@ -21,8 +21,7 @@ from tests.harness import inputs, of_type, one, run
 REPO = GithubRepository("example-org", "ai-serving")
 REPO_WITH_IDS = GithubRepository("example-org", "ai-serving", owner_id=1234567, repository_id=89012345)
 POOL_NAME = "projects/123456789012/locations/global/workloadIdentityPools/ai-serving-stg-github"
-PR = "repo:example-org/ai-serving:pull_request"
-# Reviewed pull-request previews (environment pulumi-preview): what the preview account trusts instead of PR.
+# Reviewed pull-request previews (environment pulumi-preview): never the `pull_request` subject.
 PREVIEW = "repo:example-org/ai-serving:environment:pulumi-preview"
 MAIN = "repo:example-org/ai-serving:ref:refs/heads/main"
 STAGING_ENV = "repo:example-org/ai-serving:environment:staging"
@@ -48,8 +47,8 @@ def test_pulumi_preview_trusts_the_same_subjects_as_the_aws_preview_role(repo: G
 
 
 def test_immutable_subject_form_when_ids_are_configured() -> None:
-    assert pull_request_subject(REPO_WITH_IDS) == "repo:example-org@1234567/ai-serving@89012345:pull_request"
-    assert pull_request_subject(REPO) == PR
+    assert preview_subject(REPO_WITH_IDS) == "repo:example-org@1234567/ai-serving@89012345:environment:pulumi-preview"
+    assert preview_subject(REPO) == PREVIEW
 
 
 def test_workflow_contexts_of_each_identity() -> None:

@@ -67,7 +67,7 @@ def deploy_access(name: str, principal_arn: pulumi.Input[str]) -> ClusterAccess:
 
 
 def preview_access(name: str, principal_arn: pulumi.Input[str]) -> ClusterAccess:
-    """The CI role that runs `pulumi preview` on pull requests: reads everything, may only dry-run writes.
+    """The CI role that runs `pulumi preview` on reviewed pull requests: reads everything, may only dry-run writes.
 
     Server-side-apply previews send dry-run PATCH requests, which Kubernetes authorizes like real ones; the RBAC
     group grants those verbs and an admission policy rejects any of them that is not a dry run.

@@ -128,7 +128,7 @@ class GithubCiIdentity(pulumi.ComponentResource):
             names.preview,
             preview_subjects(repo, args.main_branch),
             PREVIEW_SESSION_SECONDS,
-            f"pulumi preview of {args.stack} from pull requests and the drift check of {repo.full_name} (read-only)",
+            f"pulumi preview of {args.stack} from reviewed pull requests (environment pulumi-preview) and the drift check of {repo.full_name} (read-only)",
         )
         deploy = role(
             "deploy",

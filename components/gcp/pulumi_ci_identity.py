@@ -1,5 +1,5 @@
 """`PulumiCiIdentity`: the two identities that run Pulumi from GitHub Actions in the stack's GCP project, federated
-through the pool of GithubWorkloadIdentity: `<prefix>-pulumi-preview` (pull requests and the drift check,
+through the pool of GithubWorkloadIdentity: `<prefix>-pulumi-preview` (reviewed pull requests and the drift check,
 read-only) and `<prefix>-pulumi-deploy` (`pulumi up` in the GitHub environment of the stack). Which workflows may
 impersonate each is decided here; what each may do in the project, in pulumi_roles.py.
 
@@ -55,7 +55,8 @@ class PulumiCiIdentityArgs:
 
 
 def pulumi_preview_contexts(repo: GithubRepository, main_branch: str) -> list[TokenContext]:
-    """Same-repository pull requests, and the scheduled drift check (it runs on the default branch)."""
+    """Reviewed pull-request previews (environment pulumi-preview), and the scheduled drift check (it runs on the
+    default branch)."""
     return [TokenContext(preview_subject(repo)), TokenContext(ref_subject(repo, f"refs/heads/{main_branch}"))]
 
 
@@ -90,7 +91,7 @@ class PulumiCiIdentity(pulumi.ComponentResource):
                 binding_name=f"{name}-preview-wif-user",
                 account_id=args.preview_account_id,
                 display_name=f"pulumi preview of {args.stack} (read-only)",
-                description=f"Pull requests and the drift check of {repo.full_name}; read-only; no keys.",
+                description=f"Reviewed pull requests (environment pulumi-preview) and the drift check of {repo.full_name}; read-only; no keys.",
             ),
             project=args.project,
             pool_name=args.pool_name,

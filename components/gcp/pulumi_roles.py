@@ -1,6 +1,6 @@
 """What the two identities that run Pulumi from GitHub Actions may do in the stack's GCP project.
 
-`pulumi-preview` (pull requests, the scheduled drift check) reads; `pulumi-deploy` (`pulumi up` in the GitHub
+`pulumi-preview` (reviewed pull requests, the scheduled drift check) reads; `pulumi-deploy` (`pulumi up` in the GitHub
 environment of the stack) creates and updates the stack's resources. Never roles/owner or roles/editor. Which
 workflows may impersonate either account is decided in pulumi_ci_identity.py.
 
