@@ -15,6 +15,7 @@ EXIT_INVALID_CONFIG = 2
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from infra.plan.cost_report import cost_summary_lines
     from infra.plan.render import write_outputs
     from infra.plan.run import build_plan
     from infra.plan.summary import summary_lines
@@ -29,6 +30,7 @@ def _plan(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else project_dir / "build" / "plan" / args.stack
     write_outputs(out_dir, plan.document, plan.objects)
     print("\n".join(summary_lines(args.stack, plan.config, plan.evaluation)))
+    print("\n".join(cost_summary_lines(plan.document["cost"], plan.config)))
     for warning in plan.warnings:
         print(f"WARNING {warning}")
     print(f"Wrote {out_dir / 'plan.json'} and {len(plan.objects)} manifests under {out_dir / 'manifests'}")

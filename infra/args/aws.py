@@ -35,6 +35,7 @@ from components.aws.rate_limit_redis import rate_limit_redis_name
 from components.aws.stack_names import stack_name_prefix
 from components.k8s.gpu_addons import GpuAddonsArgs
 from components.moved_children import MovedChildren
+from infra.args.cost import aws_budget_name
 from infra.config import StackConfig
 from infra.config.aws import (
     ClusterConfig,
@@ -107,6 +108,7 @@ def github_ci_identity_args(cfg: StackConfig, stack: AwsStack) -> GithubCiIdenti
         state_backend=state_backend(cfg.github.state_backend),
         protect=cfg.protect_stateful_resources,
         edge=edge_deploy_scope(cfg),
+        budget_name=aws_budget_name(cfg),
     )
 
 
