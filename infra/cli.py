@@ -24,7 +24,7 @@ EXIT_INTERNAL_ERROR = 70
 CALLER_CWD_ENV = "AI_SERVING_CALLER_CWD"
 
 
-class InvalidInput(Exception):
+class InvalidInputError(Exception):
     """Wrong user input outside the stack config (a plan file given to diff): one line per problem."""
 
 
@@ -56,22 +56,24 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _load_plan(name: str) -> dict[str, Any]:
-    """A plan.json written by `ai-serving plan`, or InvalidInput naming the file and what is wrong with it."""
+    """A plan.json written by `ai-serving plan`, or InvalidInputError naming the file and what is wrong with it."""
     path = caller_cwd() / name
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InvalidInput(f"{name}: no such file") from None
+        raise InvalidInputError(f"{name}: no such file") from None
     except IsADirectoryError:
-        raise InvalidInput(f"{name}: is a directory; give the plan.json inside it") from None
+        raise InvalidInputError(f"{name}: is a directory; give the plan.json inside it") from None
     except (OSError, UnicodeDecodeError) as err:
-        raise InvalidInput(f"{name}: cannot be read ({getattr(err, 'strerror', None) or err})") from None
+        raise InvalidInputError(f"{name}: cannot be read ({getattr(err, 'strerror', None) or err})") from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as err:
-        raise InvalidInput(f"{name}:{err.lineno}:{err.colno}: not JSON ({err.msg}); expected a plan.json from `ai-serving plan`") from None
+        raise InvalidInputError(
+            f"{name}:{err.lineno}:{err.colno}: not JSON ({err.msg}); expected a plan.json from `ai-serving plan`"
+        ) from None
     if not isinstance(document, dict) or not isinstance(document.get("resources"), list) or "stack" not in document:
-        raise InvalidInput(f"{name}: not a plan (no `stack` and `resources` list); expected a plan.json from `ai-serving plan`")
+        raise InvalidInputError(f"{name}: not a plan (no `stack` and `resources` list); expected a plan.json from `ai-serving plan`")
     return document
 
 
@@ -80,7 +82,7 @@ def _diff(args: argparse.Namespace) -> int:
     for name in (args.base, args.head):
         try:
             plans.append(_load_plan(name))
-        except InvalidInput as err:
+        except InvalidInputError as err:
             problems.append(str(err))
     if problems:
         print("ai-serving diff: invalid input", file=sys.stderr)
@@ -110,11 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
-    except Exception as err:  # noqa: BLE001 - the one place every unexpected error becomes exit 70
+    # The one place every unexpected error becomes exit 70.
+    except Exception as err:
         if args.debug:
             traceback.print_exc()
         else:
-            print(f"ai-serving {args.command}: internal error ({type(err).__name__}: {err}); rerun with --debug for the traceback", file=sys.stderr)
+            print(
+                f"ai-serving {args.command}: internal error ({type(err).__name__}: {err}); rerun with --debug for the traceback",
+                file=sys.stderr,
+            )
         return EXIT_INTERNAL_ERROR
 
 

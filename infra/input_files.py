@@ -3,12 +3,14 @@
 PyYAML alone accepts a repeated key (the last one wins), reports syntax errors as multi-line exceptions and reads
 `kubernetesVersion: 1.30` as the number 1.3. `load_strict` composes the document first, so that every problem
 can name file:line:column: tabs in indentation, duplicate keys (both lines), version-like keys written as bare
-numbers, syntax errors, and (with `mapping=True`) an empty or non-mapping document. JSON files go through the
-same loader (JSON is YAML 1.2 flow syntax; PyYAML reads the JSON these files use).
+numbers, syntax errors, and (with `mapping=True`) an empty or non-mapping document. JSON files (`.json`) are
+parsed as JSON (YAML would accept more), then composed as YAML for the same located checks (JSON is YAML flow
+syntax; tabs are ordinary whitespace there).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -64,7 +66,7 @@ def _node_problems(label: str, node: yaml.Node, path: str) -> list[str]:
             ):
                 problems.append(
                     f"{_at(label, value_node.start_mark)}: {child}: {value_node.value} is read as a number "
-                    f"({_as_number(value_node)!r}); quote it: \"{value_node.value}\""
+                    f'({_as_number(value_node)!r}); quote it: "{value_node.value}"'
                 )
             problems += _node_problems(label, value_node, child)
     elif isinstance(node, yaml.SequenceNode):
@@ -86,11 +88,21 @@ def load_strict(path: Path, label: str | None = None, *, mapping: bool = True) -
         raise InputFileError([f"{label}: no such file"]) from None
     except (OSError, UnicodeDecodeError) as err:
         raise InputFileError([f"{label}: cannot be read ({type(err).__name__}: {getattr(err, 'strerror', None) or err})"]) from None
+    if path.suffix == ".json":
+        return loads_strict_json(text, label, mapping=mapping)
     return loads_strict(text, label, mapping=mapping)
 
 
-def loads_strict(text: str, label: str, *, mapping: bool = True) -> Any:
-    tabs = _tab_problems(label, text)
+def loads_strict_json(text: str, label: str, *, mapping: bool = True) -> Any:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputFileError([f"{label}:{err.lineno}:{err.colno}: not valid JSON: {err.msg}"]) from None
+    return loads_strict(text, label, mapping=mapping, tabs_allowed=True)
+
+
+def loads_strict(text: str, label: str, *, mapping: bool = True, tabs_allowed: bool = False) -> Any:
+    tabs = [] if tabs_allowed else _tab_problems(label, text)
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()

@@ -102,7 +102,9 @@ def test_production_figures_from_the_table() -> None:
 def test_staging_spot_vm_and_its_gpu_at_the_assumed_discount() -> None:
     vm = {ln["item"]: ln for ln in _lines("staging", "gcp:compute/instance:Instance::gcp-gpu-ai-serving-stg-0")}
     discount = 1 - GCE_SPOT_DISCOUNT["g2"]
-    assert vm["1 x nvidia-l4 spot (estimate: 50% off on-demand) GPU-hours"]["unitPrice"] == pytest.approx(GPU_HOURLY["nvidia-l4"] * discount)
+    assert vm["1 x nvidia-l4 spot (estimate: 50% off on-demand) GPU-hours"]["unitPrice"] == pytest.approx(
+        GPU_HOURLY["nvidia-l4"] * discount
+    )
     assert vm["boot disk (pd-balanced)"]["quantity"]["max"] == 150
 
 
@@ -137,19 +139,23 @@ def test_too_low_budget_names_the_budget_and_the_top_three_contributors() -> Non
     assert problem.allowed.count("$") == 4  # the total and three contributors
 
 
-def test_a_plan_over_budget_exits_2_and_writes_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_plan_over_budget_exits_2_and_writes_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import infra.plan.run as run_module
     from infra.cli import main
 
     project = tmp_path / "project"
     project.mkdir()
     for name in ("Pulumi.yaml", "Pulumi.production.yaml"):
         (project / name).write_text((PROJECT_DIR / name).read_text().replace("awsMonthlyBudgetUsd: 16000", "awsMonthlyBudgetUsd: 5000"))
-    (project / "models").symlink_to(PROJECT_DIR / "models")
+    # The real config load, cost estimate and budget check; the program's evaluation is the checked-in plan's.
+    monkeypatch.setattr(run_module, "evaluate", lambda *args, **kwargs: checked_in_plan("production").evaluation)
     monkeypatch.chdir(project)
     assert main(["plan", "--stack", "production", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert "ai-serving:cost.awsMonthlyBudgetUsd: got 5000.0; the plan's maximum AWS cost is $" in err
-    assert "nodes-gpu-l40s" in err and "Traceback" not in err
+    assert err.splitlines()[1].startswith("ai-serving:cost.awsMonthlyBudgetUsd: got 5000.0; the plan's maximum AWS cost is $")
+    assert "top contributors: nodes-gpu-l40s g6e.2xlarge on-demand instance-hours $13,093.75;" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
 
 
@@ -179,7 +185,12 @@ def test_gcp_budget_needs_billing_account_and_amount_and_alerts_need_a_recipient
 
 
 def test_budget_requires_the_stack_default_tag() -> None:
-    cost = {"awsMonthlyBudgetUsd": 10, "gcpMonthlyBudgetUsd": 10, "gcpBillingAccount": "0A1B2C-3D4E5F-6A7B8C", "alertEmails": ["a@example.com"]}
+    cost = {
+        "awsMonthlyBudgetUsd": 10,
+        "gcpMonthlyBudgetUsd": 10,
+        "gcpBillingAccount": "0A1B2C-3D4E5F-6A7B8C",
+        "alertEmails": ["a@example.com"],
+    }
     with pytest.raises(ConfigError) as err:
         _load(cost, "staging", {"tags": {"stack": "production", "aws:x": "y"}})
     assert str(err.value).splitlines() == [

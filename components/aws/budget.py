@@ -46,7 +46,12 @@ def budget_notifications(args: StackBudgetArgs) -> list[dict[str, Any]]:
         {"comparison_operator": "GREATER_THAN", "notification_type": "ACTUAL", "threshold": float(p), "threshold_type": "PERCENTAGE"}
         for p in args.thresholds_percent
     ]
-    forecast = {"comparison_operator": "GREATER_THAN", "notification_type": "FORECASTED", "threshold": 100.0, "threshold_type": "PERCENTAGE"}
+    forecast = {
+        "comparison_operator": "GREATER_THAN",
+        "notification_type": "FORECASTED",
+        "threshold": 100.0,
+        "threshold_type": "PERCENTAGE",
+    }
     return [n | recipients for n in [*actual, forecast]]
 
 
@@ -62,8 +67,8 @@ class StackBudget(pulumi.ComponentResource):
             limit_amount=f"{args.monthly_usd:.2f}",
             limit_unit="USD",
             time_unit="MONTHLY",
-            cost_filters=budget_cost_filters(args.stack),
-            notifications=budget_notifications(args),
+            cost_filters=[aws.budgets.BudgetCostFilterArgs(**f) for f in budget_cost_filters(args.stack)],
+            notifications=[aws.budgets.BudgetNotificationArgs(**n) for n in budget_notifications(args)],
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"budgetName": self.budget.name})

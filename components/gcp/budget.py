@@ -42,7 +42,11 @@ class ProjectBudget(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         channels = [
             gcp.monitoring.NotificationChannel(
-                f"{name}-email-{i}", display_name=f"{args.display_name} budget alerts", type="email", labels={"email_address": email}, opts=child
+                f"{name}-email-{i}",
+                display_name=f"{args.display_name} budget alerts",
+                type="email",
+                labels={"email_address": email},
+                opts=child,
             )
             for i, email in enumerate(args.emails)
         ]
@@ -51,13 +55,16 @@ class ProjectBudget(pulumi.ComponentResource):
             f"{name}-budget",
             billing_account=args.billing_account,
             display_name=args.display_name,
-            amount={"specified_amount": {"currency_code": "USD", "units": whole_usd(args.monthly_usd)}},
-            budget_filter={"projects": [project.number.apply(lambda n: f"projects/{n}")], "credit_types_treatment": "INCLUDE_ALL_CREDITS"},
-            threshold_rules=threshold_rules(args.thresholds_percent),
-            all_updates_rule={
-                "monitoring_notification_channels": [c.id for c in channels],
-                "disable_default_iam_recipients": False,
-            },
+            amount=gcp.billing.BudgetAmountArgs(
+                specified_amount=gcp.billing.BudgetAmountSpecifiedAmountArgs(currency_code="USD", units=whole_usd(args.monthly_usd))
+            ),
+            budget_filter=gcp.billing.BudgetBudgetFilterArgs(
+                projects=[project.number.apply(lambda n: f"projects/{n}")], credit_types_treatment="INCLUDE_ALL_CREDITS"
+            ),
+            threshold_rules=[gcp.billing.BudgetThresholdRuleArgs(**rule) for rule in threshold_rules(args.thresholds_percent)],
+            all_updates_rule=gcp.billing.BudgetAllUpdatesRuleArgs(
+                monitoring_notification_channels=[c.id for c in channels], disable_default_iam_recipients=False
+            ),
             opts=child,
         )
         self.register_outputs({"budgetName": self.budget.name})

@@ -97,16 +97,26 @@ def default_tag_problems(default_tags: Any, stack: str | None, *, required: bool
     if default_tags is None:
         if not required:
             return []
-        return [ConfigProblem("aws:defaultTags", None, f"required with ai-serving:cost: set aws:defaultTags: {{tags: {{stack: {stack or '<stack>'}}}}}")]
+        return [
+            ConfigProblem(
+                "aws:defaultTags", None, f"required with ai-serving:cost: set aws:defaultTags: {{tags: {{stack: {stack or '<stack>'}}}}}"
+            )
+        ]
     tags = default_tags.get("tags") if isinstance(default_tags, dict) and set(default_tags) <= {"tags"} else None
     if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
         return [ConfigProblem("aws:defaultTags", default_tags, "must be {tags: {KEY: VALUE, ...}} with string keys and values")]
     problems = [
-        ConfigProblem(f"aws:defaultTags.tags.{k}", v, "keys starting with 'aws:' are reserved by AWS") for k, v in tags.items() if k.lower().startswith("aws:")
+        ConfigProblem(f"aws:defaultTags.tags.{k}", v, "keys starting with 'aws:' are reserved by AWS")
+        for k, v in tags.items()
+        if k.lower().startswith("aws:")
     ]
     if required and stack is not None and tags.get(STACK_TAG) != stack:
         problems.append(
-            ConfigProblem(f"aws:defaultTags.tags.{STACK_TAG}", tags.get(STACK_TAG), f"must be {stack!r}: the AWS budget counts the resources tagged {STACK_TAG}={stack}")
+            ConfigProblem(
+                f"aws:defaultTags.tags.{STACK_TAG}",
+                tags.get(STACK_TAG),
+                f"must be {stack!r}: the AWS budget counts the resources tagged {STACK_TAG}={stack}",
+            )
         )
     return problems
 

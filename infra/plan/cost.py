@@ -12,7 +12,7 @@ data processing, LCUs, requests, logs, egress) are excluded; each line's item sa
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,9 +65,7 @@ class Scaled:
         return {scale: round(getattr(self, scale), digits) for scale in SCALES}
 
 
-def line(
-    resource: Resource, component: str, item: str, quantity: Scaled, unit: str, unit_price: float, source: str
-) -> dict[str, Any]:
+def line(resource: Resource, component: str, item: str, quantity: Scaled, unit: str, unit_price: float, source: str) -> dict[str, Any]:
     return {
         "urn": resource["urn"],
         "component": component,
@@ -135,7 +133,11 @@ def _gce_vm_lines(resource: Resource, component: str, spec: Mapping[str, Any], c
     if machine is None:
         raise ValueError(f"no price for GCE machine type {machine_type}")
     hours = Scaled.same(count * HOURS_PER_MONTH)
-    lines = [line(resource, component, f"{machine_type} {label} VM-hours", hours, "VM-hour", machine * multiplier * (1 - discount), GCE_VM_SOURCE)]
+    lines = [
+        line(
+            resource, component, f"{machine_type} {label} VM-hours", hours, "VM-hour", machine * multiplier * (1 - discount), GCE_VM_SOURCE
+        )
+    ]
     if machine_type in G2_L4_GPUS:
         gpu_type, gpus = "nvidia-l4", G2_L4_GPUS[machine_type]
     else:
@@ -156,21 +158,23 @@ def _gce_vm_lines(resource: Resource, component: str, spec: Mapping[str, Any], c
     return lines
 
 
-def _disk_line(resource: Resource, component: str, item: str, size_gb: float, disk_type: str, count: int, multiplier: float) -> dict[str, Any]:
+def _disk_line(
+    resource: Resource, component: str, item: str, size_gb: float, disk_type: str, count: int, multiplier: float
+) -> dict[str, Any]:
     price = PERSISTENT_DISK_GB_MONTH[disk_type] * multiplier
     return line(resource, component, f"{item} ({disk_type})", Scaled.same(size_gb * count), "GB-month", price, GCE_DISK_SOURCE)
 
 
-def estimate_cost(
-    resources: list[Resource], aws_region: str, gcp_region: str | None, node_floor: Mapping[str, int]
-) -> dict[str, Any]:
+def estimate_cost(resources: Sequence[Resource], aws_region: str, gcp_region: str | None, node_floor: Mapping[str, int]) -> dict[str, Any]:
     """plan.json's `cost` section for these plan resources. `node_floor`: GPU group name -> nodes at min scale."""
     aws = AWS_REGION_MULTIPLIERS[aws_region]
     gcp = GCP_REGION_MULTIPLIERS[gcp_region] if gcp_region is not None else 1.0
     by_urn = {r["urn"]: r for r in resources}
     templates = {r["name"]: r for r in resources if r["type"] == "aws:ec2/launchTemplate:LaunchTemplate"}
     group_managers = [r for r in resources if r["type"] == "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"]
-    vms = sum(1 for r in resources if r["type"] == "gcp:compute/instance:Instance") + sum(r["inputs"].get("targetSize", 0) for r in group_managers)
+    vms = sum(1 for r in resources if r["type"] == "gcp:compute/instance:Instance") + sum(
+        r["inputs"].get("targetSize", 0) for r in group_managers
+    )
     month = Scaled.same(HOURS_PER_MONTH)
 
     def hourly(item: str, price: Any, count: float = 1) -> Callable[[Resource, str], list[dict[str, Any]]]:
@@ -182,16 +186,34 @@ def estimate_cost(
         "aws:ec2/eip:Eip": hourly("public IPv4 address", PUBLIC_IPV4),
         # The Envoy Gateway's Service becomes one Network Load Balancer (AWS Load Balancer Controller).
         "kubernetes:gateway.networking.k8s.io/v1:Gateway": hourly("Network Load Balancer hours (NLCUs excluded)", NETWORK_LOAD_BALANCER),
-        "aws:kms/key:Key": lambda r, c: [line(r, c, "KMS key (requests excluded)", Scaled.same(1), KMS_KEY.unit, KMS_KEY.usd * aws, KMS_KEY.source)],
+        "aws:kms/key:Key": lambda r, c: [
+            line(r, c, "KMS key (requests excluded)", Scaled.same(1), KMS_KEY.unit, KMS_KEY.usd * aws, KMS_KEY.source)
+        ],
         "aws:eks/nodeGroup:NodeGroup": lambda r, c: _node_group_lines(r, c, templates, node_floor, aws),
         "gcp:compute/instance:Instance": lambda r, c: [
             *_gce_vm_lines(r, c, r["inputs"], 1, gcp),
-            _disk_line(r, c, "boot disk", r["inputs"]["bootDisk"]["initializeParams"]["size"], r["inputs"]["bootDisk"]["initializeParams"]["type"], 1, gcp),
+            _disk_line(
+                r,
+                c,
+                "boot disk",
+                r["inputs"]["bootDisk"]["initializeParams"]["size"],
+                r["inputs"]["bootDisk"]["initializeParams"]["type"],
+                1,
+                gcp,
+            ),
         ],
         "gcp:compute/disk:Disk": lambda r, c: [_disk_line(r, c, "persistent disk", r["inputs"]["size"], r["inputs"]["type"], 1, gcp)],
         "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager": lambda r, c: _managed_group_lines(r, c, resources, gcp),
         "gcp:compute/routerNat:RouterNat": lambda r, c: [
-            line(r, c, "Cloud NAT VM-hours (data processing excluded)", month.times(min(vms, 32)), CLOUD_NAT_VM.unit, CLOUD_NAT_VM.usd * gcp, CLOUD_NAT_VM.source)
+            line(
+                r,
+                c,
+                "Cloud NAT VM-hours (data processing excluded)",
+                month.times(min(vms, 32)),
+                CLOUD_NAT_VM.unit,
+                CLOUD_NAT_VM.usd * gcp,
+                CLOUD_NAT_VM.source,
+            )
         ],
     }
     lines = [ln for r in resources if r["type"] in rules for ln in rules[r["type"]](r, _top_component(r, by_urn))]
@@ -207,7 +229,7 @@ def estimate_cost(
     }
 
 
-def _managed_group_lines(manager: Resource, component: str, resources: list[Resource], multiplier: float) -> list[dict[str, Any]]:
+def _managed_group_lines(manager: Resource, component: str, resources: Sequence[Resource], multiplier: float) -> list[dict[str, Any]]:
     # The group's template is the one instance template of the plan (one GPU VM shape per stack).
     templates = [r for r in resources if r["type"] == "gcp:compute/instanceTemplate:InstanceTemplate"]
     if len(templates) != 1:
@@ -222,7 +244,7 @@ def _managed_group_lines(manager: Resource, component: str, resources: list[Reso
 
 
 def cloud_of(cost_line: Mapping[str, Any]) -> str:
-    """"aws" or "gcp": which budget a line counts against (by the resource type in its URN)."""
+    """ "aws" or "gcp": which budget a line counts against (by the resource type in its URN)."""
     chain = str(cost_line["urn"]).split("::")[2]
     return "gcp" if chain.rsplit("$", 1)[-1].startswith("gcp:") else "aws"
 
