@@ -42,6 +42,10 @@ OCI_CHART_RELEASES = {
 }
 # Images whose tag is a release constant (not pinned on their own): image repository -> GitHub repository.
 DERIVED_IMAGES = {"registry.k8s.io/gateway-api-inference-extension/epp": "kubernetes-sigs/gateway-api-inference-extension"}
+# `<account>.dkr.ecr.<region>.amazonaws.com/<upstream>/<path>`: ECR's pull-through copy of an upstream image, which
+# Renovate follows at the upstream (the cache rule's prefix -> that registry's prefix in an image reference).
+PULL_THROUGH_COPY = re.compile(r"[^/]+\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/(?P<upstream>[^/]+)/(?P<path>.+)")
+PULL_THROUGH_UPSTREAMS = {"docker-hub": "", "quay": "quay.io/", "registry-k8s": "registry.k8s.io/", "ecr-public": "public.ecr.aws/"}
 # Shell `NAME_VERSION=x` pins of ./dev and .ci/run -> (datasource, package).
 TOOL_SOURCES = {"UV_VERSION": ("pypi", "uv"), "RENOVATE_VERSION": ("npm", "renovate"), "RENOVATE_NODE_VERSION": ("npm", "node")}
 TOOL_FILES = ["dev", ".ci/run"]
@@ -190,8 +194,12 @@ def extracted() -> tuple[Dep, ...]:
 
 
 def split_image(image: str) -> tuple[str, str | None, str | None]:
+    """(repository, tag, digest); a copy in an ECR pull-through cache is the upstream repository it caches."""
     name, _, digest = image.partition("@")
     repository, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "")
+    cached = PULL_THROUGH_COPY.fullmatch(repository)
+    if cached and cached["upstream"] in PULL_THROUGH_UPSTREAMS:
+        repository = PULL_THROUGH_UPSTREAMS[cached["upstream"]] + cached["path"].removeprefix("library/")
     return repository, tag or None, digest or None
 
 
@@ -299,6 +307,28 @@ def test_no_pin_is_extracted_twice_and_each_is_replaceable() -> None:
             assert repository_files()[name].index(dep.replace_string) == dep.start, f"{name}: {dep.replace_string!r} occurs earlier"
 
 
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ("nvcr.io/nvidia/k8s-device-plugin:v0.17.1", ("nvcr.io/nvidia/k8s-device-plugin", "v0.17.1", None)),
+        (f"vllm/vllm-openai@sha256:{'0' * 64}", ("vllm/vllm-openai", None, f"sha256:{'0' * 64}")),
+        (
+            f"111122223333.dkr.ecr.us-west-2.amazonaws.com/docker-hub/vllm/vllm-openai:v0.18.0@sha256:{'0' * 64}",
+            ("vllm/vllm-openai", "v0.18.0", f"sha256:{'0' * 64}"),
+        ),
+        ("111122223333.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/redis:7", ("redis", "7", None)),
+        ("111122223333.dkr.ecr.us-east-1.amazonaws.com/registry-k8s/x/epp:v1", ("registry.k8s.io/x/epp", "v1", None)),
+        # The project's own repository is not a cached copy.
+        (
+            "111122223333.dkr.ecr.us-east-1.amazonaws.com/ai-serving/vllm-server:v1",
+            ("111122223333.dkr.ecr.us-east-1.amazonaws.com/ai-serving/vllm-server", "v1", None),
+        ),
+    ],
+)
+def test_split_image(image: str, expected: tuple[str, str | None, str | None]) -> None:
+    assert split_image(image) == expected
+
+
 def _version_constants() -> list[tuple[str, str, int]]:
     """Module-level `NAME_VERSION = "<version>"` of the program's packages: (file, name, line)."""
     found = []
@@ -351,6 +381,11 @@ def _manager(description_start: str) -> int:
         (
             f"image:\n    repository: a/b\n    tag: v1\n    # note\n    #   more\n    digest: sha256:{'ab' * 32}\n",
             ("a/b", "v1", f"sha256:{'ab' * 32}"),
+        ),
+        # Other keys and comments between tag and digest.
+        (
+            f"image:\n  repository: a/b\n  tag: v1\n  # size\n  sizeGib: 10\n  # note\n  digest: sha256:{'cd' * 32}\nvllm:\n",
+            ("a/b", "v1", f"sha256:{'cd' * 32}"),
         ),
         # A single-line image (the GCP path's own application image) is not a stack-file serving image.
         ("app:\n  image: us-central1-docker.pkg.dev/p/r/app@sha256:" + "0" * 64 + "\n", None),
@@ -418,6 +453,15 @@ def test_package_rules_name_real_packages() -> None:
 def test_what_must_move_together_is_one_group(together: list[str]) -> None:
     groups = {r["groupName"] for package in together for r in _rules_naming(package) if "groupName" in r}
     assert len(groups) == 1, f"{together} are in groups {groups}"
+
+
+def test_autoscaler_charts_get_patch_releases_only() -> None:
+    # Without separateMinorPatch a patch release is offered only as part of the newest minor, which is disabled.
+    rules = _rules_naming("cluster-autoscaler")
+    assert any(r.get("separateMinorPatch") is True for r in rules)
+    assert [r for r in rules if r.get("enabled") is False] == [
+        {"matchPackageNames": ["cluster-autoscaler"], "matchUpdateTypes": ["major", "minor"], "enabled": False}
+    ]
 
 
 def test_automerge_only_for_development_tools() -> None:
