@@ -34,8 +34,9 @@ DEVICE_PLUGIN_LABELS = {"app.kubernetes.io/name": DEVICE_PLUGIN_NAME, "app.kuber
 
 AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
 AUTOSCALER_CHART_REPO = "https://kubernetes.github.io/autoscaler"
-# The autoscaler simulates the scheduler of one Kubernetes minor: the chart is pinned per cluster version
-# (chart -> app version: 9.46.6 -> 1.32.x, 9.51.0 -> 1.33.0, 9.53.0 -> 1.34.2, 9.59.0 -> 1.35.0).
+# The autoscaler simulates the scheduler of one Kubernetes minor: the chart is pinned per cluster version, each
+# one a chart whose appVersion is an autoscaler of that minor. Renovate proposes patch releases of these charts
+# only (a newer chart minor may run the next minor's autoscaler): docs/delivery.md.
 AUTOSCALER_CHART_VERSIONS = {"1.32": "9.46.6", "1.33": "9.51.0", "1.34": "9.53.0", "1.35": "9.59.0"}
 
 
