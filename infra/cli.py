@@ -1,7 +1,8 @@
 """The `ai-serving` command: `plan` (offline, no cloud, no Pulumi CLI) and `diff` (compare two plans).
 
 Exit codes: 0 ok; 1 `diff --exit-code` found changes; 2 invalid input (config, stack file, plan file, budget),
-one line per problem and nothing written; 70 an unexpected internal error (one line; `--debug` shows the traceback).
+one line per problem and nothing written; 3 a mandatory policy violation (the plan is written); 70 an unexpected
+internal error (one line; `--debug` shows the traceback).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from infra.plan.diff import diff_plans, render_markdown, render_text
 from infra.plan.stackfile import StackFileError, find_project_dir
 
 EXIT_INVALID_CONFIG = 2
+EXIT_POLICY_VIOLATION = 3
 EXIT_INTERNAL_ERROR = 70
 # `./dev` changes into the project directory; it passes the directory the user ran it from in this variable.
 CALLER_CWD_ENV = "AI_SERVING_CALLER_CWD"
@@ -52,6 +54,13 @@ def _plan(args: argparse.Namespace) -> int:
     for warning in plan.warnings:
         print(f"WARNING {warning}")
     print(f"Wrote {out_dir / 'plan.json'} and {len(plan.objects)} manifests under {out_dir / 'manifests'}")
+    # The plan is complete and written (to inspect it), but a mandatory policy violation fails it, as it fails
+    # `pulumi preview --policy-pack policy/`.
+    for violation in plan.violations:
+        print(f"POLICY VIOLATION {violation}", file=sys.stderr)
+    if plan.violations:
+        print(f"ai-serving plan: stack {args.stack}: {len(plan.violations)} mandatory policy violation(s)", file=sys.stderr)
+        return EXIT_POLICY_VIOLATION
     return 0
 
 

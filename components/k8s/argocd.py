@@ -20,8 +20,10 @@ import pulumi_kubernetes as k8s
 
 from components.k8s.objects import custom_resource
 
+# renovate: datasource=github-releases depName=argoproj/argo-cd
 ARGOCD_VERSION = "v3.4.3"
-# argo-cd chart 9.5.16 ships Argo CD v3.4.3 (its appVersion).
+# The argo-cd chart whose appVersion is ARGOCD_VERSION (one Renovate pull request bumps both).
+# renovate: datasource=helm depName=argo-cd registryUrl=https://argoproj.github.io/argo-helm
 CHART_VERSION = "9.5.16"
 CHART_REPO = "https://argoproj.github.io/argo-helm"
 RELEASE_NAME = "argocd"

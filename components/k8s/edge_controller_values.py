@@ -18,7 +18,8 @@ CONTROLLERS_NAMESPACE = "kube-system"
 IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 
 
-# Chart 3.5.0 runs controller v3.5.0.
+# The chart is versioned with the controller it runs; components/aws/edge_controller_policies.py holds that
+# release's IAM policy (compare it with the new release's iam_policy.json when the chart is bumped).
 LOAD_BALANCER_CONTROLLER = Chart("aws-load-balancer-controller", "3.5.0", "https://aws.github.io/eks-charts", CONTROLLERS_NAMESPACE)
 LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller"
 EXTERNAL_DNS = Chart("external-dns", "1.21.1", "https://kubernetes-sigs.github.io/external-dns/", CONTROLLERS_NAMESPACE)

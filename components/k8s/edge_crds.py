@@ -20,9 +20,15 @@ admissionregistration.k8s.io, see preview_access.py), so every pull-request prev
 
 from __future__ import annotations
 
+# One compatible set, bumped in one Renovate pull request (.github/renovate.json). The Envoy charts are versioned
+# with their app: the chart versions are ENVOY_GATEWAY_VERSION and AI_GATEWAY_VERSION too (edge_values.py).
+# renovate: datasource=github-releases depName=kubernetes-sigs/gateway-api
 GATEWAY_API_VERSION = "v1.5.1"
+# renovate: datasource=github-releases depName=kubernetes-sigs/gateway-api-inference-extension
 INFERENCE_EXTENSION_VERSION = "v1.0.2"
+# renovate: datasource=github-releases depName=envoyproxy/gateway
 ENVOY_GATEWAY_VERSION = "v1.8.3"
+# renovate: datasource=github-releases depName=envoyproxy/ai-gateway
 AI_GATEWAY_VERSION = "v1.1.0"
 
 _GATEWAY_API_CRD_PLURALS = [

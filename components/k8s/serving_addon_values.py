@@ -39,13 +39,16 @@ class AlertThresholds:
     restarts_per_30m: int
 
 
-# Pinned together: each chart's app version matches the CRDs installed from CRD_SOURCES.
+# Pinned together: each chart's app version is the release whose CRDs are installed (the URLs below); Renovate
+# bumps each pair in one pull request (.github/renovate.json, docs/delivery.md).
+# renovate: datasource=github-releases depName=argoproj/argo-rollouts
 ARGO_ROLLOUTS_APP_VERSION = "v1.9.1"
+# renovate: datasource=github-releases depName=prometheus-operator/prometheus-operator
 PROMETHEUS_OPERATOR_VERSION = "v0.93.0"
-ARGO_ROLLOUTS = Chart("argo-rollouts", "2.41.1", "https://argoproj.github.io/argo-helm", ROLLOUTS_NAMESPACE)  # app v1.9.1
-KUBE_PROMETHEUS_STACK = Chart(
-    "kube-prometheus-stack", "88.0.0", "https://prometheus-community.github.io/helm-charts", MONITORING_NAMESPACE
-)  # operator v0.93.0
+# Runs ARGO_ROLLOUTS_APP_VERSION.
+ARGO_ROLLOUTS = Chart("argo-rollouts", "2.41.1", "https://argoproj.github.io/argo-helm", ROLLOUTS_NAMESPACE)
+# Runs the Prometheus Operator PROMETHEUS_OPERATOR_VERSION.
+KUBE_PROMETHEUS_STACK = Chart("kube-prometheus-stack", "88.0.0", "https://prometheus-community.github.io/helm-charts", MONITORING_NAMESPACE)
 PROMETHEUS_ADAPTER = Chart("prometheus-adapter", "5.3.0", "https://prometheus-community.github.io/helm-charts", MONITORING_NAMESPACE)
 DCGM_EXPORTER = Chart("dcgm-exporter", "4.8.1", "https://nvidia.github.io/dcgm-exporter/helm-charts", MONITORING_NAMESPACE)
 

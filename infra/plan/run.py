@@ -9,10 +9,12 @@ from typing import Any
 from infra.config import ConfigError, StackConfig, load_stack_config
 from infra.config.aws import github_id_warnings
 from infra.config.edge import EDGE_API_KEYS_CONFIG_KEY, api_keys_stand_in
+from policy.model import Violation
 
 from .cost import estimate_cost, gpu_groups_of, node_group_floor
 from .cost_report import budget_problems
 from .engine import ProgramEvaluation, evaluate
+from .policy_check import plan_violations
 from .readiness import placeholder_warnings
 from .render import kubernetes_objects, plan_document
 from .stackfile import read_stack_file
@@ -28,6 +30,8 @@ class Plan:
     # Placeholders in the stack file that would not deploy (see readiness.py), and settings staging tolerates
     # but production refuses.
     warnings: list[str]
+    # Mandatory policies of the policy pack (policy/) the plan's resources break.
+    violations: list[Violation]
 
 
 def build_plan(project_dir: Path, stack: str) -> Plan:
@@ -72,6 +76,7 @@ def build_plan(project_dir: Path, stack: str) -> Plan:
         document,
         kubernetes_objects(evaluation),
         placeholder_warnings(stack_file.config) + github_id_warnings(cfg.tier, cfg.github),
+        plan_violations(document, cfg.tier),
     )
 
 
