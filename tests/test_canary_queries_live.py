@@ -130,9 +130,11 @@ def test_two_percent_canary_errors_fail_the_gate(prometheus: Server) -> None:
 def test_half_a_percent_passes_and_the_stables_errors_never_count(prometheus: Server) -> None:
     # The stable pods there answer 90% with 5xx and slowly: only the canary's 0.5% and its fast TTFT count.
     result, phase = _measure(prometheus, "canary-half-pct", "error-ratio")
-    assert (result, phase) == (pytest.approx(0.005), "Successful")
+    assert result == pytest.approx(0.005)
+    assert phase == "Successful"
     ttft, ttft_phase = _measure(prometheus, "canary-half-pct", "ttft-p95-seconds")
-    assert (ttft, ttft_phase) == (pytest.approx(FAST_P95), "Successful")
+    assert ttft == pytest.approx(FAST_P95)
+    assert ttft_phase == "Successful"
 
 
 def test_a_canary_without_any_5xx_series_measures_zero_errors(prometheus: Server) -> None:
@@ -147,13 +149,16 @@ def test_no_canary_traffic_is_inconclusive_not_a_pass(prometheus: Server, metric
 
 
 def test_p95_ttft_over_the_bound_fails(prometheus: Server) -> None:
-    assert _measure(prometheus, "canary-slow", "ttft-p95-seconds") == (pytest.approx(SLOW_P95), "Failed")
+    ttft, phase = _measure(prometheus, "canary-slow", "ttft-p95-seconds")
+    assert ttft == pytest.approx(SLOW_P95)
+    assert phase == "Failed"
     # Its error ratio is fine: only the latency gate catches it.
     assert _measure(prometheus, "canary-slow", "error-ratio")[1] == "Successful"
 
 
 def _adapter_rule() -> dict[str, Any]:
     [rule] = prometheus_adapter_values("production")["rules"]["custom"]
+    assert isinstance(rule, dict)
     return rule
 
 
