@@ -41,6 +41,18 @@ def binary(name: str) -> Path:
     pytest.skip(message)
 
 
+def with_packaged_share(binary_path: Path, argv: list[str]) -> list[str]:
+    """argv run in a private mount namespace where the package's usr/share overlays /usr/share.
+
+    Debian's Alertmanager reads its notification templates from /usr/share/prometheus/alertmanager (a Debian
+    patch; no flag moves it). The .deb is unpacked, not installed, so the files are only in the cache: the overlay
+    shows them at that path to this process alone, and the machine's /usr/share is never written."""
+    share = binary_path.resolve().parents[1] / "share"
+    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    mount = f'mount -t overlay overlay -o "lowerdir={share}:/usr/share" /usr/share && exec "$0" "$@"'
+    return ["unshare", *user, "--mount", "--propagation", "private", "sh", "-c", mount, *argv]
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
