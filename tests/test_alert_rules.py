@@ -182,3 +182,16 @@ def test_every_alert_links_its_runbook_and_pages_only_when_critical(alert: str) 
     rule = RULES[alert]
     assert rule["annotations"]["runbook_url"] == f"{RUNBOOK_PAGE}#{alert.lower()}"
     assert rule["labels"]["severity"] in {"critical", "warning"}
+
+
+def test_every_runbook_anchor_is_a_heading_of_the_on_call_section() -> None:
+    text = (PROJECT_DIR / "docs" / "serving.md").read_text()
+    on_call = text.split("\n## On call\n", 1)[1].split("\n## ", 1)[0]
+    # GitHub's anchor of a heading made of one word is that word lower-cased.
+    headings = {line.removeprefix("### ").strip().lower() for line in on_call.splitlines() if line.startswith("### ")}
+    anchors = {RULES[alert]["annotations"]["runbook_url"].rsplit("#", 1)[1] for alert in ALERTS}
+    assert anchors == headings
+    for alert in ALERTS:
+        section = on_call.split(f"### {alert}\n", 1)[1].split("\n### ", 1)[0]
+        # The runbook states the severity the alert carries (and so its route).
+        assert section.strip().startswith(f"**{RULES[alert]['labels']['severity'].capitalize()}.**"), alert
