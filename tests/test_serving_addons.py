@@ -195,3 +195,15 @@ def test_adapter_queries_the_stacks_prometheus_with_our_rule_only() -> None:
 def test_production_runs_controllers_twice() -> None:
     assert kube_prometheus_stack_values("production", 15)["alertmanager"]["alertmanagerSpec"]["replicas"] == 2
     assert prometheus_adapter_values("staging")["replicas"] == 1
+
+
+def test_alertmanager_repeats_critical_hourly_warnings_twice_a_day_and_the_heartbeat_every_minute() -> None:
+    route = alertmanager_config(heartbeat=True)["route"]
+    assert (route["receiver"], route["repeat_interval"]) == ("discord", "12h")
+    by_matcher = {tuple(r["matchers"]): r for r in route["routes"]}
+    assert by_matcher[('severity = "critical"',)] == {"receiver": "discord", "matchers": ['severity = "critical"'], "repeat_interval": "1h"}
+    heartbeat = by_matcher[('alertname = "Watchdog"',)]
+    assert (heartbeat["receiver"], heartbeat["group_interval"], heartbeat["repeat_interval"]) == ("heartbeat", "1m", "1m")
+    # The Watchdog route comes first: nothing else may catch the heartbeat.
+    assert route["routes"][0] is heartbeat
+    assert alertmanager_config(heartbeat=False)["route"]["routes"][0]["receiver"] == "null"
