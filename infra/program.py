@@ -53,7 +53,7 @@ from infra.args.serving import serving_addons_args, vllm_service_args
 from infra.config import StackConfig, load_stack_config, read_pulumi_config
 from infra.config.edge import EDGE_API_KEYS_CONFIG_KEY
 from infra.config.gcp import APP_ENV_SECRET_KEY
-from infra.config.serving import DISCORD_WEBHOOK_CONFIG_KEY, HF_TOKEN_CONFIG_KEY
+from infra.config.serving import DISCORD_WEBHOOK_CONFIG_KEY, HEARTBEAT_URL_CONFIG_KEY, HF_TOKEN_CONFIG_KEY
 from infra.pulumi_sdk import stack_config_values
 
 
@@ -136,10 +136,12 @@ def build_serving(cfg: StackConfig, platform: AwsPlatform) -> ServingAddons | No
     secrets = pulumi.Config("ai-serving")
     uses_hf = any(m.source_kind == "huggingface" for m in cfg.models)
     discord_webhook = secrets.require_secret(DISCORD_WEBHOOK_CONFIG_KEY)
+    # Required in production (infra/config/serving_rules.py), optional elsewhere.
+    heartbeat_url = secrets.get_secret(HEARTBEAT_URL_CONFIG_KEY)
     hf_token = secrets.require_secret(HF_TOKEN_CONFIG_KEY) if uses_hf else None
     addons = ServingAddons(
         "serving",
-        serving_addons_args(cfg, cfg.serving, discord_webhook, hf_token, platform.nodes_ready),
+        serving_addons_args(cfg, cfg.serving, discord_webhook, hf_token, platform.nodes_ready, heartbeat_url),
         opts=pulumi.ResourceOptions(provider=platform.k8s_provider),
     )
     endpoints: dict[str, str] = {}
