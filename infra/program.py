@@ -140,7 +140,7 @@ def build_serving(cfg: StackConfig, platform: AwsPlatform) -> ServingAddons | No
     hf_token = secrets.require_secret(HF_TOKEN_CONFIG_KEY) if uses_hf else None
     addons = ServingAddons(
         "serving",
-        serving_addons_args(cfg, cfg.serving, discord_webhook, hf_token, platform.nodes_ready),
+        serving_addons_args(cfg, cfg.serving, discord_webhook, hf_token, platform.nodes_ready, pulumi.get_stack()),
         opts=pulumi.ResourceOptions(provider=platform.k8s_provider),
     )
     endpoints: dict[str, str] = {}

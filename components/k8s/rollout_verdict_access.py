@@ -25,11 +25,9 @@ def verdict_role(namespace: str) -> dict[str, Any]:
         "kind": "Role",
         "metadata": {"name": ROLE_NAME, "namespace": namespace, "labels": {"app.kubernetes.io/part-of": "ai-serving"}},
         "rules": [
-            {
-                "apiGroups": ["argoproj.io"],
-                "resources": ["rollouts", "analysisruns", "analysistemplates"],
-                "verbs": ["get", "list", "watch"],
-            },
+            # Exactly the reads the tool makes (tests/test_rollout_delivery.py replays them against these rules).
+            {"apiGroups": ["argoproj.io"], "resources": ["rollouts"], "verbs": ["get"]},
+            {"apiGroups": ["argoproj.io"], "resources": ["analysisruns", "analysistemplates"], "verbs": ["list"]},
             # The smoke test: create its Job, follow it, remove it.
             {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "get", "delete"]},
             {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
