@@ -38,11 +38,23 @@ class Replay:
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     created_jobs: list[dict[str, Any]] = field(default_factory=list)
     rollout_reads: int = 0
+    # The first N reads of the Rollout answer 503 (an API server restarting).
+    unavailable_reads: int = 0
 
     def answer(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
         route = path.split("?", 1)[0]
         if route in self.failures:
             return self.failures[route]
+        if method == "GET" and route == f"{ROLLOUTS}/rollouts/qwen-small" and self.unavailable_reads > 0:
+            self.unavailable_reads -= 1
+            return 503, {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "status": "Failure",
+                "reason": "ServiceUnavailable",
+                "code": 503,
+                "message": "the server is currently unable to handle the request",
+            }
         if method == "GET" and route == f"{ROLLOUTS}/rollouts/qwen-small":
             snapshots = self.recorded["rollouts"]
             self.rollout_reads += 1

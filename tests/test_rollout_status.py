@@ -206,3 +206,12 @@ def test_an_unknown_stack_is_invalid_input(tmp_path: Path, capsys: pytest.Captur
     code, _, _ = _run(Replay(scenario("healthy")), tmp_path, _args(stack="nope"))
     assert code == 2
     assert "no stack file Pulumi.nope.yaml" in capsys.readouterr().err
+
+
+def test_a_briefly_unavailable_api_is_retried_a_lasting_outage_is_not(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, clock, _ = _run(Replay(scenario("healthy"), smoke_log=GOOD_LOG, unavailable_reads=2), tmp_path)
+    assert code == 0 and clock.sleeps == [15.0, 15.0]
+    assert "HTTP 503 Service Unavailable: the server is currently unable to handle the request (retrying, 1/3)" in capsys.readouterr().out
+    code, _, _ = _run(Replay(scenario("healthy"), unavailable_reads=10), tmp_path)
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "HTTP 503" in err

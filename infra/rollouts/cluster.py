@@ -16,7 +16,10 @@ T = TypeVar("T")
 
 
 class ClusterApiError(Exception):
-    pass
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        # Worth asking again (a server error, throttling, a dropped connection); a 403 or 404 is not.
+        self.transient = transient
 
 
 class ClusterApi(Protocol):
@@ -31,9 +34,10 @@ class ClusterApi(Protocol):
 
 def _api_message(body: Any) -> str:
     try:
-        return str(json.loads(body).get("message", body))
+        text = str(json.loads(body).get("message", body))
     except (TypeError, ValueError, AttributeError):
-        return str(body or "").strip()[:300]
+        text = str(body or "")
+    return " ".join(text.split())[:300]
 
 
 class KubernetesApi:
@@ -68,9 +72,10 @@ class KubernetesApi:
         try:
             return call()
         except ApiException as err:
-            raise ClusterApiError(f"{what}: HTTP {err.status} {err.reason}: {_api_message(err.body)}") from err
+            transient = err.status is not None and (err.status >= 500 or err.status == 429)
+            raise ClusterApiError(f"{what}: HTTP {err.status} {err.reason}: {_api_message(err.body)}", transient) from err
         except HTTPError as err:
-            raise ClusterApiError(f"{what}: cannot reach the Kubernetes API at {self._host}: {type(err).__name__}") from err
+            raise ClusterApiError(f"{what}: cannot reach the Kubernetes API at {self._host}: {type(err).__name__}", True) from err
 
     def get_rollout(self, namespace: str, name: str) -> dict[str, Any]:
         result: dict[str, Any] = self._call(

@@ -15,7 +15,7 @@ from components.k8s.vllm_pod import HTTP_PORT
 from infra.args.serving import vllm_model
 from infra.config import StackConfig
 
-from .cluster import ClusterApi
+from .cluster import ClusterApi, ClusterApiError
 from .smoke import SmokeResult, SmokeSpec, judge_smoke, smoke_job
 from .verdict import (
     AnalysisResult,
@@ -30,6 +30,7 @@ from .verdict import (
 
 Verdict = Literal["succeeded", "aborted", "failed"]
 Log = Callable[[str], None]
+TRANSIENT_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -120,9 +121,19 @@ def wait_for_rollouts(
     reports: dict[str, RolloutReport] = {}
     pending = list(wanted)
     last_seen: dict[str, str] = {}
+    failures = 0
     while pending:
         for target in list(pending):
-            rollout = api.get_rollout(target.namespace, target.rollout)
+            try:
+                rollout = api.get_rollout(target.namespace, target.rollout)
+                failures = 0
+            except ClusterApiError as err:
+                # A long wait outlives an API server restart or a dropped connection; give up after a few in a row.
+                failures += 1
+                if not err.transient or failures > TRANSIENT_RETRIES:
+                    raise
+                log(f"{err} (retrying, {failures}/{TRANSIENT_RETRIES})")
+                continue
             if target.namespace not in templates:
                 templates[target.namespace] = {t["metadata"]["name"]: t for t in api.list_analysis_templates(target.namespace)}
             if target.rollout not in reports:
