@@ -48,7 +48,12 @@ def _run(
     replay: Replay, tmp_path: Path, args: argparse.Namespace | None = None, factory: Callable[[str], ClusterApi] | None = None
 ) -> tuple[int, FakeClock, dict[str, str]]:
     clock = FakeClock()
-    env = {"GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"), "GITHUB_OUTPUT": str(tmp_path / "output"), "GITHUB_RUN_ID": "9876543210"}
+    env = {
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+        "GITHUB_RUN_ID": "9876543210",
+        "GITHUB_RUN_ATTEMPT": "2",
+    }
     with serve(replay) as url:
         config = kubeconfig(tmp_path / "kubeconfig", url)
         make = factory or (lambda _: KubernetesApi(kubeconfig=str(config), impersonate=VERDICT_USER))
@@ -84,7 +89,7 @@ def test_healthy_rollout_passes_the_smoke_test_and_writes_the_summary(tmp_path: 
     # Every request impersonates the verdict user; the Job was created, then removed.
     assert all(headers.get("Impersonate-User") == VERDICT_USER for _, _, headers in replay.requests)
     [job] = replay.created_jobs
-    assert job["metadata"]["name"] == "qwen-small-smoke-9876543210"
+    assert job["metadata"]["name"] == "qwen-small-smoke-9876543210-2"
     assert job["spec"]["template"]["spec"]["containers"][0]["args"][-1] == "http://qwen-small-stable.llm-serving.svc:8000/v1/completions"
     assert [m for m, p, _ in replay.requests if "/jobs/" in p][-1] == "DELETE"
     assert "verdict: succeeded" in capsys.readouterr().out
@@ -215,3 +220,12 @@ def test_a_briefly_unavailable_api_is_retried_a_lasting_outage_is_not(tmp_path: 
     code, _, _ = _run(Replay(scenario("healthy"), unavailable_reads=10), tmp_path)
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "HTTP 503" in err
+
+
+def test_a_rollout_whose_analysis_template_is_missing_fails_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recorded = scenario("healthy")
+    recorded["analysisTemplates"] = {**recorded["analysisTemplates"], "items": []}
+    code, _, _ = _run(Replay(recorded), tmp_path)
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1
+    assert "AnalysisTemplate 'qwen-small-canary-gate', which is not in the namespace" in err

@@ -79,12 +79,15 @@ def rollout_status(
             reports = wait_for_rollouts(api, wanted, clock, sleep, print, poll_seconds=args.poll_seconds)
             for report in reports:
                 if report.verdict == "succeeded" and not args.skip_smoke_test:
-                    name = smoke_job_name(report.target.model, env.get("GITHUB_RUN_ID", str(int(time.time()))))
+                    run = env.get("GITHUB_RUN_ID", str(int(time.time())))
+                    attempt = env.get("GITHUB_RUN_ATTEMPT")
+                    name = smoke_job_name(report.target.model, f"{run}-{attempt}" if attempt else run)
                     report.smoke = run_smoke_test(api, smoke_spec(report.target, args.smoke_max_seconds), name, clock, sleep)
                     print(f"{report.target.namespace}/{report.target.rollout}: {report.smoke.line()}")
-    except ClusterApiError as err:
+    except (ClusterApiError, ValueError) as err:
+        # ValueError: a Rollout the tool cannot read a deadline from (an unknown duration, a missing AnalysisTemplate).
         print(f"ai-serving rollout-status: stack {args.stack}: {err}", file=sys.stderr)
-        _append(env.get("GITHUB_OUTPUT"), f"verdict=failed\ndecision=cluster API error: {err}\n")
+        _append(env.get("GITHUB_OUTPUT"), f"verdict=failed\ndecision={' '.join(str(err).split())}\n")
         return EXIT_NOT_SUCCEEDED
     _append(env.get("GITHUB_STEP_SUMMARY"), summary_markdown(args.stack, reports))
     verdict = overall(reports)

@@ -161,7 +161,7 @@ def wait_for_rollouts(
 
 
 def smoke_job_name(model: str, run_id: str) -> str:
-    suffix = re.sub(r"[^a-z0-9-]", "", run_id.lower())[-12:] or "manual"
+    suffix = re.sub(r"[^a-z0-9-]", "", run_id.lower())[-16:].strip("-") or "manual"
     return f"{model[: 63 - len(suffix) - 7]}-smoke-{suffix}"
 
 
