@@ -1,4 +1,5 @@
-"""The `ai-serving` command: `plan` (offline, no cloud, no Pulumi CLI) and `diff` (compare two plans)."""
+"""The `ai-serving` command: `plan` (offline, no cloud, no Pulumi CLI), `diff` (compare two plans), `rollout-status`
+and `notify` (the deploy job's verdict and its Discord messages)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from infra.config import ConfigError
 from infra.plan.diff import diff_plans, render_markdown, render_text
 from infra.plan.stackfile import StackFileError, find_project_dir
+from infra.rollouts.command import add_subcommands as add_rollout_subcommands
 
 EXIT_INVALID_CONFIG = 2
 EXIT_POLICY_VIOLATION = 3
@@ -65,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     diff.add_argument("--format", choices=["text", "markdown"], default="text")
     diff.add_argument("--exit-code", action="store_true", help="exit 1 when the plans differ")
     diff.set_defaults(run=_diff)
+    add_rollout_subcommands(commands)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

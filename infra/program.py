@@ -26,6 +26,7 @@ from components.k8s.edge_controllers import EdgeControllers
 from components.k8s.edge_gateway import ServingEdge
 from components.k8s.gpu_addons import GpuAddons
 from components.k8s.preview_access import PreviewAccess
+from components.k8s.rollout_verdict_access import RolloutVerdictAccess, RolloutVerdictAccessArgs
 from components.k8s.serving_addons import ServingAddons
 from components.k8s.vllm_service import IrsaTrust, VllmService
 from infra.args.aws import (
@@ -141,7 +142,7 @@ def build_serving(cfg: StackConfig, platform: AwsPlatform) -> ServingAddons | No
     hf_token = secrets.require_secret(HF_TOKEN_CONFIG_KEY) if uses_hf else None
     addons = ServingAddons(
         "serving",
-        serving_addons_args(cfg, cfg.serving, discord_webhook, hf_token, platform.nodes_ready, heartbeat_url),
+        serving_addons_args(cfg, cfg.serving, discord_webhook, hf_token, platform.nodes_ready, pulumi.get_stack(), heartbeat_url),
         opts=pulumi.ResourceOptions(provider=platform.k8s_provider),
     )
     endpoints: dict[str, str] = {}
@@ -149,6 +150,12 @@ def build_serving(cfg: StackConfig, platform: AwsPlatform) -> ServingAddons | No
         args = vllm_service_args(cfg, cfg.serving, model, addons, platform.irsa, edge_pod_peers(cfg))
         endpoints[model.name] = VllmService(model.name, args, opts=pulumi.ResourceOptions(provider=platform.k8s_provider)).endpoint
     pulumi.export("modelEndpoints", endpoints)
+    # What the deploy job's `ai-serving rollout-status` may do there (it impersonates this access).
+    RolloutVerdictAccess(
+        "rollout-verdict",
+        RolloutVerdictAccessArgs(addons.models_namespace, addons.models_namespace_ready),
+        opts=pulumi.ResourceOptions(provider=platform.k8s_provider),
+    )
     return addons
 
 

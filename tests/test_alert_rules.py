@@ -83,7 +83,7 @@ def series() -> dict[str, frozenset[str]]:
         KUBE_PROMETHEUS_STACK.version,
         DCGM_EXPORTER.version,
         kube_prometheus_stack_values("production", 7),
-        argo_rollouts_values("production"),
+        argo_rollouts_values("production", "production"),
     )
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
+import yaml
 
+from components.k8s.rollout_notifications import NOTIFICATION_SECRET_KEY, NOTIFICATION_SECRET_NAME, notification_values
 from components.k8s.serving_addon_values import (
     DISCORD_SECRET_KEY,
     DISCORD_SECRET_NAME,
@@ -40,6 +44,7 @@ def _evaluate(hf_token: str | None = "hf_planted", tier: str = "production", hea
             "serving",
             ServingAddonsArgs(
                 tier=tier,  # type: ignore[arg-type]
+                stack="production",
                 models_namespace="llm-serving",
                 prometheus_retention_days=7,
                 alerts=alert_thresholds(AlertThresholdsConfig()),
@@ -96,7 +101,8 @@ def test_everything_waits_for_the_nodes_and_uses_the_provider(evaluation: Progra
     nodes = one(evaluation, "kubernetes:core/v1:ConfigMap", "nodes-ready").urn
     component = one(evaluation, "ai-serving:k8s:ServingAddons", "serving")
     children = [r for r in evaluation.resources if r.parent == component.urn]
-    assert len(children) == 13  # with the heartbeat Secret
+    # 3 namespaces, 2 CRD groups, 4 Secrets (Alertmanager, heartbeat, rollout notifications, HF token), 4 releases, the alert rules.
+    assert len(children) == 14
     for child in children:
         assert nodes in child.dependencies, child.name
         assert child.provider is not None and child.provider.endswith("::k8s"), child.name
@@ -207,3 +213,35 @@ def test_alertmanager_repeats_critical_hourly_warnings_twice_a_day_and_the_heart
     # The Watchdog route comes first: nothing else may catch the heartbeat.
     assert route["routes"][0] is heartbeat
     assert alertmanager_config(heartbeat=False)["route"]["routes"][0]["receiver"] == "null"
+
+
+def test_rollout_notifications_get_the_discord_webhook_from_a_secret_of_the_controller(evaluation: ProgramEvaluation) -> None:
+    secret = one(evaluation, "kubernetes:core/v1:Secret", "serving-rollouts-notifications")
+    metadata = inputs(secret)["metadata"]
+    assert (metadata["name"], metadata["namespace"]) == (NOTIFICATION_SECRET_NAME, "argo-rollouts")
+    # The controller only reads a notification Secret carrying its component label.
+    assert metadata["labels"]["app.kubernetes.io/component"] == "rollouts-controller"
+    assert redact(secret.inputs)["stringData"] == {NOTIFICATION_SECRET_KEY: SECRET_PLACEHOLDER}
+    values = inputs(one(evaluation, "kubernetes:helm.sh/v3:Release", "serving-argo-rollouts"))["values"]
+    notifications = values["notifications"]
+    assert notifications["secret"] == {"create": False}
+    assert WEBHOOK not in json.dumps(values)
+    service = yaml.safe_load(notifications["notifiers"]["service.webhook.discord"])
+    assert service["url"] == f"${NOTIFICATION_SECRET_KEY}"
+
+
+def test_every_rollout_event_is_subscribed_and_names_stack_model_version_and_image() -> None:
+    values = notification_values("production")
+    [subscription] = values["subscriptions"]
+    assert subscription["recipients"] == ["discord:deploys"]
+    assert set(subscription["triggers"]) >= {"on-rollout-updated", "on-rollout-completed", "on-rollout-aborted", "on-analysis-run-failed"}
+    for trigger in subscription["triggers"]:
+        [rule] = yaml.safe_load(values["triggers"][f"trigger.{trigger}"])
+        [template] = rule["send"]
+        body = yaml.safe_load(values["templates"][f"template.{template}"])["webhook"]["discord"]["body"]
+        # One template action builds the content; the JSON around it is literal.
+        [action] = re.findall(r"\{\{(.*?)\}\}", body)
+        assert json.loads(body.replace("{{" + action + "}}", '"content"'))["allowed_mentions"] == {"parse": []}
+        assert action.strip().endswith("| toJson")
+        for part in ("stack `production`", ".rollout.metadata.name", '"ai-serving/model-version"', "containers 0).image"):
+            assert part in action

@@ -13,6 +13,7 @@ from catalogs.gpu_scheduling import GPU_PRESENT_LABEL, gpu_toleration
 from catalogs.platform_namespaces import MONITORING_NAMESPACE as MONITORING_NAMESPACE
 from catalogs.platform_namespaces import ROLLOUTS_NAMESPACE as ROLLOUTS_NAMESPACE
 from components.k8s.charts import Chart
+from components.k8s.rollout_notifications import notification_values
 
 Tier = Literal["staging", "production"]
 
@@ -103,7 +104,7 @@ def _replicas(tier: Tier) -> int:
     return 2 if tier == "production" else 1
 
 
-def argo_rollouts_values(tier: Tier) -> dict[str, Any]:
+def argo_rollouts_values(tier: Tier, stack: str) -> dict[str, Any]:
     return {
         # The CRDs come from ARGO_ROLLOUTS_CRD_URLS.
         "installCRDs": False,
@@ -112,6 +113,8 @@ def argo_rollouts_values(tier: Tier) -> dict[str, Any]:
             "metrics": {"enabled": True, "serviceMonitor": {"enabled": True}},
         },
         "dashboard": {"enabled": False},
+        # Rollout events to Discord, whoever changed the Rollout (rollout_notifications.py).
+        "notifications": notification_values(stack),
     }
 
 

@@ -18,6 +18,7 @@ import pulumi_kubernetes as k8s
 from components.k8s.objects import custom_resource
 
 from .charts import pinned_release
+from .rollout_notifications import NOTIFICATION_SECRET_KEY, notification_secret_metadata
 from .serving_addon_values import (
     ARGO_ROLLOUTS,
     ARGO_ROLLOUTS_CRD_URLS,
@@ -48,6 +49,8 @@ from .vllm_pod import HF_TOKEN_SECRET_KEY
 @dataclass(frozen=True)
 class ServingAddonsArgs:
     tier: Tier
+    # The Pulumi stack, named in the rollout notifications.
+    stack: str
     # Namespace of the model servers (created here, Pod Security "restricted").
     models_namespace: str
     # Prometheus keeps metrics this long.
@@ -117,6 +120,15 @@ class ServingAddons(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, namespaces[MONITORING_NAMESPACE]]),
                 )
             )
+        # The same webhook for the Argo Rollouts controller's notifications, in its namespace.
+        notification_metadata: Any = notification_secret_metadata(ROLLOUTS_NAMESPACE)
+        rollout_notifications = k8s.core.v1.Secret(
+            f"{name}-rollouts-notifications",
+            metadata=notification_metadata,
+            type="Opaque",
+            string_data={NOTIFICATION_SECRET_KEY: pulumi.Output.secret(args.discord_webhook_url)},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, namespaces[ROLLOUTS_NAMESPACE]]),
+        )
         self.hf_token_secret = None
         self.models_namespace_ready = [namespaces[models_ns]]
         if args.hf_token is not None:
@@ -140,7 +152,11 @@ class ServingAddons(pulumi.ComponentResource):
         )
         self.releases = {
             "argo-rollouts": pinned_release(
-                self, name, ARGO_ROLLOUTS, argo_rollouts_values(args.tier), [*after, *crds, namespaces[ROLLOUTS_NAMESPACE]]
+                self,
+                name,
+                ARGO_ROLLOUTS,
+                argo_rollouts_values(args.tier, args.stack),
+                [*after, *crds, namespaces[ROLLOUTS_NAMESPACE], rollout_notifications],
             ),
             "kube-prometheus-stack": kps,
             # Queries the Prometheus that kube-prometheus-stack runs.

@@ -38,10 +38,12 @@ def serving_addons_args(
     discord_webhook_url: pulumi.Input[str],
     hf_token: pulumi.Input[str] | None,
     depends_on: Sequence[pulumi.Resource],
+    stack: str,
     heartbeat_url: pulumi.Input[str] | None = None,
 ) -> ServingAddonsArgs:
     return ServingAddonsArgs(
         tier=cfg.tier,
+        stack=stack,
         models_namespace=serving.namespace,
         prometheus_retention_days=serving.prometheus_retention_days,
         alerts=alert_thresholds(serving.alerts),
