@@ -29,13 +29,15 @@ GPU_GROUP = "urn:pulumi:staging::ai-serving::ai-serving:aws:NodeGroups$aws:eks/n
 
 def _document(stack: str) -> dict[str, Any]:
     """A private copy of a checked-in plan's plan.json, as written to disk."""
-    return json.loads(json.dumps(checked_in_plan(stack).document))
+    document: dict[str, Any] = json.loads(json.dumps(checked_in_plan(stack).document))
+    return document
 
 
 def _resource(document: dict[str, Any], type_: str, name: str) -> dict[str, Any]:
     matches = [r for r in document["resources"] if r["type"] == type_ and r["name"] == name]
     assert len(matches) == 1, [r["name"] for r in document["resources"] if r["type"] == type_]
-    return matches[0]
+    resource: dict[str, Any] = matches[0]
+    return resource
 
 
 @functools.cache
