@@ -243,3 +243,61 @@ def test_across_stacks_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         (tmp_path / f"{stack}.json").write_text(json.dumps(checked_in_plan(stack).document))
     code = main(["diff", "--across-stacks", str(tmp_path / "staging.json"), str(tmp_path / "production.json"), "--exit-code"])
     assert code == 1 and "production compared with staging" in capsys.readouterr().out
+
+
+# Runs the comment workflow's github-script body under node with stand-ins for `github`, `context` and `core`.
+_COMMENT_HARNESS = r"""
+const fs = require('fs');
+const [scriptPath, outPath] = process.argv.slice(2);
+const sha = 'a'.repeat(40);
+const posted = [];
+const github = {
+  rest: {
+    pulls: { get: async () => ({ data: { head: { sha }, number: 7 } }) },
+    issues: { listComments: 'list', updateComment: async (p) => posted.push(p), createComment: async (p) => posted.push(p) },
+  },
+  paginate: async () => [],
+};
+const context = { payload: { workflow_run: { head_sha: sha } }, repo: { owner: 'o', repo: 'r' } };
+const core = { setFailed: (m) => { console.error(m); process.exit(3); }, info: () => {} };
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+new AsyncFunction('require', 'github', 'context', 'core', fs.readFileSync(scriptPath, 'utf8'))(require, github, context, core)
+  .then(() => fs.writeFileSync(outPath, posted[0].body));
+"""
+
+
+def test_pr_comment_keeps_every_summary_and_fits_githubs_limit(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    workflow = yaml.safe_load((PROJECT_DIR / ".github/workflows/pr-plan-comment.yml").read_text())
+    (job,) = workflow["jobs"].values()
+    script = next(s for s in job["steps"] if "github-script" in s.get("uses", ""))["with"]["script"]
+    artifact = tmp_path / "plan-diff"
+    artifact.mkdir()
+    (artifact / "pr-number").write_text("7\n")
+    (artifact / "head-sha").write_text("a" * 40 + "\n")
+    summaries = {}
+    for stack in ("staging", "production"):
+        base = _document(stack)
+        head = copy.deepcopy(base)
+        for resource in head["resources"]:
+            if "metadata" in resource["inputs"]:
+                resource["inputs"]["metadata"].setdefault("annotations", {})["note"] = "x" * 1000
+        section = render_markdown(diff_plans(base, head), f"Offline plan diff: stack {stack}")  # unbounded
+        assert len(section) > 40000
+        (artifact / f"{stack}.md").write_text(section)
+        summaries[stack] = section.split(DETAILS_MARKER)[0]
+    (tmp_path / "script.js").write_text(script)
+    (tmp_path / "harness.js").write_text(_COMMENT_HARNESS)
+    env = {"PATH": "/usr/bin:/bin", "RUNNER_TEMP": str(tmp_path)}
+    subprocess.run(
+        [node, str(tmp_path / "harness.js"), str(tmp_path / "script.js"), str(tmp_path / "body.md")], check=True, env=env, timeout=30
+    )
+    body = (tmp_path / "body.md").read_text()
+    assert len(body) <= 65536
+    assert body.index(summaries["staging"]) < body.index(summaries["production"])
+    assert "Details left out to fit a comment" in body
