@@ -105,7 +105,7 @@ def test_instance_types_change_replaces_the_node_group_with_a_warning() -> None:
     text = render_text(result)
     assert "+- replace aws:eks/nodeGroup:NodeGroup nodes-gpu-l4 (forces new: instanceTypes)" in text
     assert 'instanceTypes: - "g6.xlarge"' in text
-    assert "WARNING replacing aws:eks/nodeGroup:NodeGroup nodes-gpu-l4 loses its nodes are drained" in text
+    assert "WARNING replacing aws:eks/nodeGroup:NodeGroup nodes-gpu-l4 loses its nodes (drained and terminated" in text
     assert "0 to create, 0 to update, 1 to replace, 0 to delete" in text
 
 
@@ -190,9 +190,9 @@ def test_values_inline_structural_and_unified() -> None:
 def test_markdown_stays_within_its_size_by_cutting_details_never_the_summary() -> None:
     base = _document("staging")
     head = copy.deepcopy(base)
-    for resource in head["resources"]:
-        if resource["type"].startswith("kubernetes:") and "metadata" in resource["inputs"]:
-            resource["inputs"]["metadata"].setdefault("labels", {})["touched"] = "yes"
+    objects = [r for r in head["resources"] if r["type"].startswith("kubernetes:") and "metadata" in r["inputs"]]
+    for resource in objects[:25]:
+        resource["inputs"]["metadata"].setdefault("labels", {})["touched"] = "yes"
     full = render_markdown(diff_plans(base, head), "t")
     cut = render_markdown(diff_plans(base, head), "t", max_chars=8000)
     assert len(full) > 8000 >= len(cut)
@@ -239,10 +239,21 @@ def test_staging_against_production_across_stacks_shows_only_genuine_differences
 
 
 def test_across_stacks_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    for stack in ("staging", "production"):
-        (tmp_path / f"{stack}.json").write_text(json.dumps(checked_in_plan(stack).document))
-    code = main(["diff", "--across-stacks", str(tmp_path / "staging.json"), str(tmp_path / "production.json"), "--exit-code"])
-    assert code == 1 and "production compared with staging" in capsys.readouterr().out
+    def plan(stack: str, max_size: int) -> dict[str, Any]:
+        group = {"scalingConfig": {"maxSize": max_size}, "tags": {"ai-serving/cluster": f"ai-serving-{stack}"}}
+        urn = f"urn:pulumi:{stack}::ai-serving::aws:eks/nodeGroup:NodeGroup::gpu"
+        return {
+            "project": "ai-serving",
+            "stack": stack,
+            "resources": [{"urn": urn, "type": "aws:eks/nodeGroup:NodeGroup", "name": "gpu", "inputs": group}],
+        }
+
+    for stack, size in (("staging", 2), ("production", 8), ("prod2", 2)):
+        (tmp_path / f"{stack}.json").write_text(json.dumps(plan(stack, size)))
+    arguments = ["diff", "--across-stacks", str(tmp_path / "staging.json")]
+    assert main([*arguments, str(tmp_path / "production.json"), "--exit-code"]) == 1
+    assert "scalingConfig.maxSize: 2 → 8" in capsys.readouterr().out
+    assert main([*arguments, str(tmp_path / "prod2.json"), "--exit-code"]) == 0
 
 
 # Runs the comment workflow's github-script body under node with stand-ins for `github`, `context` and `core`.
@@ -280,17 +291,17 @@ def test_pr_comment_keeps_every_summary_and_fits_githubs_limit(tmp_path: Path) -
     artifact.mkdir()
     (artifact / "pr-number").write_text("7\n")
     (artifact / "head-sha").write_text("a" * 40 + "\n")
+    base = _document("staging")
+    head = copy.deepcopy(base)
+    for resource in head["resources"]:
+        if "metadata" in resource["inputs"]:
+            resource["inputs"]["metadata"].setdefault("annotations", {})["note"] = "x" * 1000
+    section = render_markdown(diff_plans(base, head), "Offline plan diff: stack STACK")  # unbounded
+    assert len(section) > 40000
     summaries = {}
     for stack in ("staging", "production"):
-        base = _document(stack)
-        head = copy.deepcopy(base)
-        for resource in head["resources"]:
-            if "metadata" in resource["inputs"]:
-                resource["inputs"]["metadata"].setdefault("annotations", {})["note"] = "x" * 1000
-        section = render_markdown(diff_plans(base, head), f"Offline plan diff: stack {stack}")  # unbounded
-        assert len(section) > 40000
-        (artifact / f"{stack}.md").write_text(section)
-        summaries[stack] = section.split(DETAILS_MARKER)[0]
+        (artifact / f"{stack}.md").write_text(section.replace("STACK", stack))
+        summaries[stack] = section.replace("STACK", stack).split(DETAILS_MARKER)[0]
     (tmp_path / "script.js").write_text(script)
     (tmp_path / "harness.js").write_text(_COMMENT_HARNESS)
     env = {"PATH": "/usr/bin:/bin", "RUNNER_TEMP": str(tmp_path)}

@@ -80,7 +80,7 @@ def headline(change: ResourceChange) -> str:
     if change.replace_paths:
         text += f" (forces new: {', '.join(change.replace_paths)})"
     if change.blocked:
-        text = f"BLOCKED {text}: protected, `pulumi up` would stop"
+        text = f"BLOCKED {text}: protected, pulumi up would stop"
     return text
 
 

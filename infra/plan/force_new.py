@@ -86,7 +86,7 @@ _COMPONENTS = {
     for name in names
 }
 
-_NODES_LOST = "its nodes are drained and terminated; pods on them are rescheduled and GPU capacity is gone until the new group's nodes join"
+_NODES_LOST = "its nodes (drained and terminated: pods are rescheduled, and the capacity is gone until the new group's nodes join)"
 _LOGS_LOST = "every log event stored in the group"
 
 AWS: dict[str, ReplaceRule] = {
