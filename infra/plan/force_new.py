@@ -153,6 +153,26 @@ AWS: dict[str, ReplaceRule] = {
         loses="the key material: whatever it encrypted (EKS secrets, logs, images) cannot be decrypted once the old key is deleted",
     ),
     "aws:route53/record:Record": _aws("route53_record", "name", "zoneId", "setIdentifier"),
+    # The Pulumi state backend (bootstrap/, its own program): the bucket and its settings.
+    "aws:s3/bucket:Bucket": _aws(
+        "s3_bucket",
+        "bucket",
+        "bucketPrefix",
+        "objectLockEnabled",
+        loses="every object in the bucket: the Pulumi state (and its history) of every stack kept there",
+        name_input="bucket",
+    ),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _aws(
+        "s3_bucket_lifecycle_configuration", "bucket", "expectedBucketOwner"
+    ),
+    "aws:s3/bucketLogging:BucketLogging": _aws("s3_bucket_logging", "bucket", "expectedBucketOwner"),
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _aws("s3_bucket_ownership_controls", "bucket"),
+    "aws:s3/bucketPolicy:BucketPolicy": _aws("s3_bucket_policy", "bucket"),
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _aws("s3_bucket_public_access_block", "bucket"),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": _aws(
+        "s3_bucket_server_side_encryption_configuration", "bucket", "expectedBucketOwner"
+    ),
+    "aws:s3/bucketVersioning:BucketVersioning": _aws("s3_bucket_versioning", "bucket", "expectedBucketOwner"),
     # A pulumi-eks component: the plan does not see its children, so a change that replaces the EKS cluster inside
     # it (aws_eks_cluster: name, encryption_config; subnets are updatable since terraform-provider-aws 5.25.0) is
     # shown on the component.
