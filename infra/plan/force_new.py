@@ -78,6 +78,7 @@ _COMPONENTS = {
             "ImageRepository",
             "Network",
             "NodeGroups",
+            "StateBackend",
             "VpcFlowLogs",
         ),
         "gcp": ("GithubWorkloadIdentity", "GpuVm", "Network", "PulumiCiIdentity"),
