@@ -312,3 +312,17 @@ def test_pr_comment_keeps_every_summary_and_fits_githubs_limit(tmp_path: Path) -
     assert len(body) <= 65536
     assert body.index(summaries["staging"]) < body.index(summaries["production"])
     assert "Details left out to fit a comment" in body
+
+
+def test_a_resource_moved_with_an_alias_is_kept_not_deleted_and_created() -> None:
+    head = _document("staging")
+    base = copy.deepcopy(head)
+    addon = next(r for r in base["resources"] if r["type"] == "aws:eks/addon:Addon" and r.get("aliases"))
+    new_urn, addon["urn"] = addon["urn"], addon["aliases"][0]
+    del addon["aliases"]
+    result = diff_plans(base, head)
+    assert result.changes == [] and result.moved == {new_urn: addon["urn"]}
+    assert "1 moved (aliases: kept, not replaced)" in render_text(result)
+    _resource(head, "aws:eks/addon:Addon", new_urn.rsplit("::", 1)[1])["inputs"]["tags"] = {"x": "y"}
+    [change] = diff_plans(base, head).changes
+    assert change.operation is Operation.UPDATE and change.urn == new_urn

@@ -20,10 +20,12 @@ class PlanDiff:
     new: dict[str, Any]
     changes: list[ResourceChange]
     cost: CostDelta
+    # New URN -> old URN of resources moved or renamed with an alias (kept by the engine, not replaced).
+    moved: dict[str, str]
 
     @property
     def empty(self) -> bool:
-        return not self.changes
+        return not self.changes and not self.moved
 
     @property
     def blocked(self) -> list[ResourceChange]:
@@ -33,7 +35,7 @@ class PlanDiff:
         return [c for c in self.changes if c.operation is operation]
 
     def resource(self, urn: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        return self._before.get(urn), self._after.get(urn)
+        return self._before.get(self.moved.get(urn, urn)), self._after.get(urn)
 
     def __post_init__(self) -> None:
         self._before = {r["urn"]: r for r in self.old["resources"]}
@@ -41,7 +43,8 @@ class PlanDiff:
 
 
 def diff_plans(old: dict[str, Any], new: dict[str, Any]) -> PlanDiff:
-    return PlanDiff(old, new, plan_changes(old, new), cost_delta(old, new))
+    changes, moved = plan_changes(old, new)
+    return PlanDiff(old, new, changes, cost_delta(old, new), moved)
 
 
 def short(urn: str) -> str:
@@ -72,6 +75,8 @@ def counts_line(diff: PlanDiff) -> str:
     parts = [f"{counts[op]} to {op.value}" for op in Operation]
     if diff.blocked:
         parts.append(f"{len(diff.blocked)} BLOCKED")
+    if diff.moved:
+        parts.append(f"{len(diff.moved)} moved (aliases: kept, not replaced)")
     return ", ".join(parts)
 
 
@@ -105,6 +110,7 @@ def render_text(diff: PlanDiff) -> str:
     if diff.empty:
         return "\n".join(["No changes.", *cost])
     lines = [counts_line(diff), *cost]
+    lines += [f"= moved {short(new)} (was {short(old)})" for new, old in sorted(diff.moved.items())]
     by_component: dict[str, list[ResourceChange]] = {}
     for change in diff.changes:
         by_component.setdefault(component_of(diff, change), []).append(change)
@@ -156,6 +162,9 @@ def render_markdown(diff: PlanDiff, title: str = "Offline plan diff", max_chars:
     summary += _section("Blocked: protected resources `pulumi up` would refuse to delete or replace", diff.blocked)
     summary += _section("Replace", [c for c in diff.of(Operation.REPLACE) if not c.blocked])
     summary += _section("Delete", [c for c in diff.of(Operation.DELETE) if not c.blocked])
+    if diff.moved:
+        summary += ["", "#### Moved (aliases: kept, not replaced)", ""]
+        summary += [f"- `{short(new)}` (was `{short(old)}`)" for new, old in sorted(diff.moved.items())[:_SECTION_LIMIT]]
     if cost_line_texts(diff.cost):
         summary += ["", "#### Cost change by line", "", *(f"- {t}" for t in cost_line_texts(diff.cost))]
     head = "\n".join(summary) + "\n"

@@ -11,7 +11,7 @@ from .diff_values import MISSING, changed_paths, value_at
 from .force_new import ReplaceRule, path_forces_new, rule_for
 
 # Resource fields besides inputs whose change the engine acts on.
-_COMPARED_FIELDS = ("protect", "retainOnDelete", "ignoreChanges", "parent", "provider", "dependencies", "deleteBeforeReplace")
+_COMPARED_FIELDS = ("protect", "retainOnDelete", "ignoreChanges", "provider", "dependencies", "deleteBeforeReplace")
 
 
 class Operation(Enum):
@@ -118,9 +118,49 @@ def resource_change(old: dict[str, Any] | None, new: dict[str, Any] | None) -> R
     )
 
 
-def plan_changes(old: dict[str, Any], new: dict[str, Any]) -> list[ResourceChange]:
-    """Every changed resource between two plan documents, most impactful first, then by URN."""
+def moved_resources(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """New URN -> old URN for resources that moved or were renamed with an alias: the engine keeps them."""
+    moved: dict[str, str] = {}
+    for urn, resource in after.items():
+        if urn in before:
+            continue
+        old = next((a for a in resource.get("aliases", []) if a in before and a not in after and a not in moved.values()), None)
+        if old is not None:
+            moved[urn] = old
+    return moved
+
+
+def _as_moved(old: dict[str, Any], urn: str, new: dict[str, Any], renamed: dict[str, str]) -> dict[str, Any]:
+    """The old state as the engine sees it after following the aliases: new URN, references to moved resources
+    renamed too."""
+
+    def follow(ref: str | None) -> str | None:
+        return renamed.get(ref, ref) if ref else ref
+
+    return {
+        **old,
+        "urn": urn,
+        "aliases": new.get("aliases"),
+        "parent": follow(old.get("parent")),
+        "provider": follow(old.get("provider")),
+        "dependencies": sorted({follow(d) or d for d in old.get("dependencies", [])}),
+    }
+
+
+def plan_changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[ResourceChange], dict[str, str]]:
+    """Every changed resource between two plan documents, most impactful first, then by URN; and the moved ones."""
     before = {r["urn"]: r for r in old["resources"]}
     after = {r["urn"]: r for r in new["resources"]}
-    changes = [resource_change(before.get(urn), after.get(urn)) for urn in sorted(set(before) | set(after))]
-    return sorted((c for c in changes if c is not None), key=lambda c: (c.impact, c.urn))
+    moved = moved_resources(before, after)
+    gone = set(moved.values())
+    renamed = {old_urn: new_urn for new_urn, old_urn in moved.items()}
+    changes: list[ResourceChange | None] = []
+    for urn in sorted(set(before) | set(after)):
+        if urn in gone:
+            continue
+        previous = before.get(moved.get(urn, urn))
+        # A moved resource compares with its old state under the new URN (the aliases themselves are no change).
+        if urn in moved and previous is not None:
+            previous = _as_moved(previous, urn, after[urn], renamed)
+        changes.append(resource_change(previous, after.get(urn)))
+    return sorted((c for c in changes if c is not None), key=lambda c: (c.impact, c.urn)), moved
