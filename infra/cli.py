@@ -7,14 +7,18 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from infra.config import ConfigError
+from infra.plan.across import compare_stacks, render_across_markdown, render_across_text
 from infra.plan.diff import diff_plans, render_markdown, render_text
 from infra.plan.stackfile import StackFileError, find_project_dir
 from infra.rollouts.command import add_subcommands as add_rollout_subcommands
 
 EXIT_INVALID_CONFIG = 2
+EXIT_CHANGES = 1
 EXIT_POLICY_VIOLATION = 3
+EXIT_BLOCKED = 4
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -45,13 +49,25 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_plan(path: str) -> dict[str, Any]:
+    """A plan.json given to `diff`: the one place that reads one."""
+    document: dict[str, Any] = json.loads(Path(path).read_text())
+    return document
+
+
 def _diff(args: argparse.Namespace) -> int:
-    old = json.loads(Path(args.base).read_text())
-    new = json.loads(Path(args.head).read_text())
+    old = _load_plan(args.base)
+    new = _load_plan(args.head)
+    if args.across_stacks:
+        across = compare_stacks(old, new)
+        print(render_across_markdown(across) if args.format == "markdown" else render_across_text(across))
+        return EXIT_CHANGES if (args.exit_code and across.differing) else 0
     result = diff_plans(old, new)
     title = f"Offline plan diff: stack {new.get('stack')}"
-    print(render_markdown(result, title) if args.format == "markdown" else render_text(result))
-    return 1 if (args.exit_code and not result.empty) else 0
+    print(render_markdown(result, title, args.max_chars) if args.format == "markdown" else render_text(result))
+    if not args.exit_code or result.empty:
+        return 0
+    return EXIT_BLOCKED if result.blocked else EXIT_CHANGES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     diff.add_argument("base")
     diff.add_argument("head")
     diff.add_argument("--format", choices=["text", "markdown"], default="text")
-    diff.add_argument("--exit-code", action="store_true", help="exit 1 when the plans differ")
+    diff.add_argument("--exit-code", action="store_true", help="exit 1 when the plans differ, 4 when a change is blocked")
+    diff.add_argument("--across-stacks", action="store_true", help="compare two stacks' plans: genuine differences only")
+    diff.add_argument("--max-chars", type=int, help="markdown: cut the details (never the summary) to stay within this size")
     diff.set_defaults(run=_diff)
     add_rollout_subcommands(commands)
     args = parser.parse_args(argv)
