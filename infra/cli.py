@@ -1,8 +1,9 @@
-"""The `ai-serving` command: `plan` (offline, no cloud, no Pulumi CLI) and `diff` (compare two plans).
+"""The `ai-serving` command: `plan` (offline, no cloud, no Pulumi CLI), `diff` (compare two plans), `rollout-status`
+and `notify` (the deploy job's verdict and its Discord messages).
 
 Exit codes: 0 ok; 1 `diff --exit-code` found changes; 2 invalid input (config, stack file, plan file, budget),
-one line per problem and nothing written; 3 a mandatory policy violation (the plan is written); 70 an unexpected
-internal error (one line; `--debug` shows the traceback).
+one line per problem and nothing written; 3 a mandatory policy violation (the plan is written); 4 `diff
+--exit-code` found a blocked change; 70 an unexpected internal error (one line; `--debug` shows the traceback).
 """
 
 from __future__ import annotations
@@ -16,11 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from infra.config import ConfigError
+from infra.plan.across import compare_stacks, render_across_markdown, render_across_text
 from infra.plan.diff import diff_plans, render_markdown, render_text
 from infra.plan.stackfile import StackFileError, find_project_dir
+from infra.rollouts.command import add_subcommands as add_rollout_subcommands
 
 EXIT_INVALID_CONFIG = 2
+EXIT_CHANGES = 1
 EXIT_POLICY_VIOLATION = 3
+EXIT_BLOCKED = 4
 EXIT_INTERNAL_ERROR = 70
 # `./dev` changes into the project directory; it passes the directory the user ran it from in this variable.
 CALLER_CWD_ENV = "AI_SERVING_CALLER_CWD"
@@ -98,10 +103,16 @@ def _diff(args: argparse.Namespace) -> int:
         print("\n".join(problems), file=sys.stderr)
         return EXIT_INVALID_CONFIG
     old, new = plans
+    if args.across_stacks:
+        across = compare_stacks(old, new)
+        print(render_across_markdown(across) if args.format == "markdown" else render_across_text(across))
+        return EXIT_CHANGES if (args.exit_code and across.differing) else 0
     result = diff_plans(old, new)
     title = f"Offline plan diff: stack {new.get('stack')}"
-    print(render_markdown(result, title) if args.format == "markdown" else render_text(result))
-    return 1 if (args.exit_code and not result.empty) else 0
+    print(render_markdown(result, title, args.max_chars) if args.format == "markdown" else render_text(result))
+    if not args.exit_code or result.empty:
+        return 0
+    return EXIT_BLOCKED if result.blocked else EXIT_CHANGES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,8 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     diff.add_argument("base")
     diff.add_argument("head")
     diff.add_argument("--format", choices=["text", "markdown"], default="text")
-    diff.add_argument("--exit-code", action="store_true", help="exit 1 when the plans differ")
+    diff.add_argument("--exit-code", action="store_true", help="exit 1 when the plans differ, 4 when a change is blocked")
+    diff.add_argument("--across-stacks", action="store_true", help="compare two stacks' plans: genuine differences only")
+    diff.add_argument("--max-chars", type=int, help="markdown: cut the details (never the summary) to stay within this size")
     diff.set_defaults(run=_diff)
+    add_rollout_subcommands(commands)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))

@@ -28,6 +28,7 @@ from components.k8s.edge_controllers import EdgeControllers
 from components.k8s.edge_gateway import ServingEdge
 from components.k8s.gpu_addons import GpuAddons
 from components.k8s.preview_access import PreviewAccess
+from components.k8s.rollout_verdict_access import RolloutVerdictAccess, RolloutVerdictAccessArgs
 from components.k8s.serving_addons import ServingAddons
 from components.k8s.vllm_service import IrsaTrust, VllmService
 from infra.args.aws import (
@@ -56,7 +57,7 @@ from infra.args.serving import serving_addons_args, vllm_service_args
 from infra.config import StackConfig, aws_default_tags, load_stack_config, read_pulumi_config
 from infra.config.edge import EDGE_API_KEYS_CONFIG_KEY
 from infra.config.gcp import APP_ENV_SECRET_KEY
-from infra.config.serving import DISCORD_WEBHOOK_CONFIG_KEY, HF_TOKEN_CONFIG_KEY
+from infra.config.serving import DISCORD_WEBHOOK_CONFIG_KEY, HEARTBEAT_URL_CONFIG_KEY, HF_TOKEN_CONFIG_KEY
 from infra.pulumi_sdk import stack_config_values
 
 
@@ -151,10 +152,12 @@ def build_serving(cfg: StackConfig, platform: AwsPlatform) -> ServingAddons | No
     secrets = pulumi.Config("ai-serving")
     uses_hf = any(m.source_kind == "huggingface" for m in cfg.models)
     discord_webhook = secrets.require_secret(DISCORD_WEBHOOK_CONFIG_KEY)
+    # Required in production (infra/config/serving_rules.py), optional elsewhere.
+    heartbeat_url = secrets.get_secret(HEARTBEAT_URL_CONFIG_KEY)
     hf_token = secrets.require_secret(HF_TOKEN_CONFIG_KEY) if uses_hf else None
     addons = ServingAddons(
         "serving",
-        serving_addons_args(cfg, cfg.serving, discord_webhook, hf_token, platform.nodes_ready),
+        serving_addons_args(cfg, cfg.serving, discord_webhook, hf_token, platform.nodes_ready, pulumi.get_stack(), heartbeat_url),
         opts=pulumi.ResourceOptions(provider=platform.k8s_provider),
     )
     endpoints: dict[str, str] = {}
@@ -162,6 +165,12 @@ def build_serving(cfg: StackConfig, platform: AwsPlatform) -> ServingAddons | No
         args = vllm_service_args(cfg, cfg.serving, model, addons, platform.irsa, edge_pod_peers(cfg))
         endpoints[model.name] = VllmService(model.name, args, opts=pulumi.ResourceOptions(provider=platform.k8s_provider)).endpoint
     pulumi.export("modelEndpoints", endpoints)
+    # What the deploy job's `ai-serving rollout-status` may do there (it impersonates this access).
+    RolloutVerdictAccess(
+        "rollout-verdict",
+        RolloutVerdictAccessArgs(addons.models_namespace, addons.models_namespace_ready),
+        opts=pulumi.ResourceOptions(provider=platform.k8s_provider),
+    )
     return addons
 
 

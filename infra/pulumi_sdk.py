@@ -81,6 +81,8 @@ class ResourceRegistration:
     ignore_changes: list[str]
     # The URNs the resource declares it had before (resource option `aliases`), in declaration order, once each.
     aliases: list[str]
+    # Resource option `delete_before_replace`: delete the old resource before creating its replacement.
+    delete_before_replace: bool = False
 
 
 class RegistrationListener(Protocol):
@@ -152,6 +154,7 @@ class _ListeningMonitor(mocks.MockMonitor):
                 retain_on_delete=request.retainOnDelete if request.HasField("retainOnDelete") else False,
                 ignore_changes=list(request.ignoreChanges),
                 aliases=_declared_alias_urns(request, project=self._project, stack=self._stack),
+                delete_before_replace=bool(request.deleteBeforeReplace),
             )
         )
         return response

@@ -32,7 +32,23 @@ DCGM_POD_LABELS = frozenset({"namespace", "pod", "container"})
 # kube-state-metrics' pod metrics used by the alerts, with their labels (kube-state-metrics docs,
 # docs/metrics/workload/pod-metrics.md). kube-prometheus-stack scrapes it with honorLabels, so `namespace` and
 # `pod` are the object's, not the exporter's.
-KUBE_STATE_METRICS = {"kube_pod_container_status_restarts_total": frozenset({"namespace", "pod", "uid", "container"})}
+KUBE_STATE_METRICS = {
+    "kube_pod_container_status_restarts_total": frozenset({"namespace", "pod", "uid", "container"}),
+    # docs/metrics/workload/horizontalpodautoscaler-metrics.md, docs/metrics/cluster/node-metrics.md
+    "kube_horizontalpodautoscaler_status_current_replicas": frozenset({"namespace", "horizontalpodautoscaler"}),
+    "kube_horizontalpodautoscaler_spec_max_replicas": frozenset({"namespace", "horizontalpodautoscaler"}),
+    "kube_horizontalpodautoscaler_spec_target_metric": frozenset(
+        {"namespace", "horizontalpodautoscaler", "metric_name", "metric_target_type"}
+    ),
+    "kube_node_status_condition": frozenset({"node", "condition", "status"}),
+    "kube_node_labels": frozenset({"node"}),
+}
+# The Argo Rollouts controller's Rollout metrics (docs/features/controller-metrics.md); its chart's ServiceMonitor does
+# not honour labels, so the Rollout's namespace is stored as exported_namespace.
+ARGO_ROLLOUTS_METRICS = {
+    "rollout_info": frozenset({"exported_namespace", "name", "strategy", "traffic_router", "phase"}),
+    "rollout_info_replicas_available": frozenset({"exported_namespace", "name"}),
+}
 
 
 def prometheus_label_name(kubernetes_label: str) -> str:
@@ -41,7 +57,12 @@ def prometheus_label_name(kubernetes_label: str) -> str:
 
 
 def stored_series(
-    pod_monitor: dict[str, Any], dcgm_values: dict[str, Any], kps_version: str, dcgm_version: str
+    pod_monitor: dict[str, Any],
+    dcgm_values: dict[str, Any],
+    kps_version: str,
+    dcgm_version: str,
+    kps_values: dict[str, Any] | None = None,
+    rollouts_values: dict[str, Any] | None = None,
 ) -> dict[str, frozenset[str]]:
     """Every series name the cluster's Prometheus stores that the alerts may read, with the labels it carries there.
 
@@ -50,6 +71,8 @@ def stored_series(
     """
     copied = {prometheus_label_name(label) for label in pod_monitor["spec"].get("podTargetLabels", [])}
     series = {name: labels | POD_MONITOR_TARGET_LABELS | copied for name, labels in upstream.vllm_series().items()}
+    # Prometheus' own per-target series carries the target labels.
+    series["up"] = POD_MONITOR_TARGET_LABELS | copied
 
     monitor = {**upstream.chart_values("dcgm-exporter", dcgm_version)["serviceMonitor"], **dcgm_values.get("serviceMonitor", {})}
     assert monitor["enabled"], "no ServiceMonitor: Prometheus would store no DCGM series"
@@ -61,6 +84,11 @@ def stored_series(
     kps = upstream.chart_values("kube-prometheus-stack", kps_version)
     assert kps["kube-state-metrics"]["prometheus"]["monitor"]["http"]["honorLabels"] is True
     series |= {name: labels | SERVICE_MONITOR_TARGET_LABELS for name, labels in KUBE_STATE_METRICS.items()}
+    allowlist = (kps_values or {}).get("kube-state-metrics", {}).get("metricLabelsAllowlist", [])
+    node_labels = [m[1].split(",") for entry in allowlist if (m := re.fullmatch(r"nodes=\[(.*)\]", entry))]
+    series["kube_node_labels"] |= {"label_" + prometheus_label_name(label) for labels in node_labels for label in labels}
+    if rollouts_values is not None and rollouts_values["controller"]["metrics"]["serviceMonitor"]["enabled"]:
+        series |= {name: labels | SERVICE_MONITOR_TARGET_LABELS for name, labels in ARGO_ROLLOUTS_METRICS.items()}
     return series
 
 
@@ -157,6 +185,10 @@ def _call_labels(call: pq.Call, series: dict[str, frozenset[str]]) -> frozenset[
         inner = output_labels(call.args[1], series)
         assert inner is not None and "le" in inner, "histogram_quantile needs the buckets' le label"
         return inner - {"le"}
+    if name == "label_replace":
+        inner = output_labels(call.args[0], series)
+        assert inner is not None and call.args[3].val in inner, f"label_replace reads {call.args[3].val}, which its input does not carry"
+        return inner | {call.args[1].val}
     assert name in LABEL_KEEPING_FUNCTIONS, f"add {name} to the functions this helper understands"
     return output_labels(call.args[0], series)
 
@@ -172,6 +204,9 @@ def _binary_labels(expr: pq.BinaryExpr, series: dict[str, frozenset[str]]) -> fr
     if matching is None and op not in SET_OPERATORS:
         # One-to-one matching without on()/ignoring(): only series with identical labels meet.
         assert lhs == rhs, f"{expr.prettify()}: the sides never match, their labels differ ({sorted(lhs ^ rhs)})"
+    if matching is not None and matching.type == pq.LabelModifierType.Include:
+        missing = frozenset(matching.labels) - (lhs & rhs)
+        assert not missing, f"{expr.prettify()}: on({sorted(missing)}) names labels one side does not carry"
     if matching is not None and op not in COMPARISONS | SET_OPERATORS:
         listed = frozenset(matching.labels)
         return listed & lhs if matching.type == pq.LabelModifierType.Include else lhs - listed

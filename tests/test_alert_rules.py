@@ -1,7 +1,7 @@
 """The vLLM/GPU alert rules read as PromQL: each selects series the cluster's Prometheus stores, by labels those
 series carry, fires on its configured threshold, for as long and as severe as the README documents.
 
-(Evaluating them against a real Prometheus is the observability issue's job; this checks what parsing can.)
+(tests/test_alert_rules_promtool.py evaluates them on Prometheus' own engine; this checks what parsing can.)
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from components.k8s.serving_addon_values import (
     DCGM_EXPORTER,
     KUBE_PROMETHEUS_STACK,
     AlertThresholds,
+    argo_rollouts_values,
     dcgm_exporter_values,
+    kube_prometheus_stack_values,
     serving_alert_rules,
 )
 from components.k8s.vllm_objects import pod_monitor
@@ -25,28 +27,48 @@ from infra.args.serving import alert_thresholds, vllm_model
 from infra.config.serving import AlertThresholdsConfig, ModelConfig
 from tests import upstream
 from tests.harness import PROJECT_DIR, stack_config
-from tests.promql_structure import matchers, output_labels, parse, ranges, selectors, stored_series, top_comparison, ungrouped_labels
+from tests.promql_structure import (
+    matchers,
+    output_labels,
+    parse,
+    ranges,
+    selectors,
+    stored_series,
+    top_comparison,
+    ungrouped_labels,
+    unparenthesized,
+)
 
 NAMESPACE = "models-under-test"
 # As a stack file sets them. Distinct values, none a default: the operand of each rule tells which it uses.
 CONFIGURED = AlertThresholdsConfig.model_validate(
-    {"errorRatio": 0.123, "queueDepthPerPod": 7.5, "gpuMemoryUsedRatio": 0.987, "gpuUtilizationSaturatedPercent": 91, "restartsPer30m": 4}
+    {"errorRatio": 0.123, "queueDepthPerPod": 7.5, "kvCacheUsageRatio": 0.987, "restartsPer30m": 4}
 )
+RUNBOOK_PAGE = "https://github.com/example-org/ai-serving/blob/main/docs/serving.md"
 # alert -> (the threshold it compares with, the comparison)
 EXPECTED = {
     "VllmHighErrorRatio": ("error_ratio", ">"),
     "VllmQueueBacklog": ("queue_depth_per_pod", ">"),
     "VllmPodsRestarting": ("restarts_per_30m", ">="),
-    "GpuMemoryNearlyFull": ("gpu_memory_used_ratio", ">"),
-    "GpuSaturated": ("gpu_utilization_saturated_percent", ">"),
+    "VllmKvCacheNearlyFull": ("kv_cache_usage_ratio", ">"),
 }
-MODEL_ALERTS = [a for a in EXPECTED if a.startswith("Vllm")]
+# Alerts whose condition is a fact, not a configurable threshold.
+FIXED = {
+    "VllmNoReadyReplicas",
+    "VllmCanaryAborted",
+    "VllmAutoscalerAtMaxWithQueue",
+    "VllmScrapeTargetDown",
+    "VllmMetricsMissing",
+    "GpuXidError",
+    "GpuNodeNotReady",
+}
+ALERTS = sorted({*EXPECTED, *FIXED})
+MODEL_ALERTS = [a for a in ALERTS if a.startswith("Vllm")]
 
 
 def _rules() -> dict[str, dict[str, Any]]:
-    document = serving_alert_rules("ai-serving-vllm", NAMESPACE, alert_thresholds(CONFIGURED))
-    [group] = document["spec"]["groups"]
-    return {rule["alert"]: rule for rule in group["rules"]}
+    document = serving_alert_rules("ai-serving-vllm", NAMESPACE, alert_thresholds(CONFIGURED), RUNBOOK_PAGE)
+    return {rule["alert"]: rule for group in document["spec"]["groups"] for rule in group["rules"]}
 
 
 RULES = _rules()
@@ -55,17 +77,33 @@ RULES = _rules()
 @pytest.fixture(scope="module")
 def series() -> dict[str, frozenset[str]]:
     model = vllm_model(ModelConfig.model_validate(stack_config("production")["models"][0]))
-    return stored_series(pod_monitor(model, NAMESPACE), dcgm_exporter_values(), KUBE_PROMETHEUS_STACK.version, DCGM_EXPORTER.version)
+    return stored_series(
+        pod_monitor(model, NAMESPACE),
+        dcgm_exporter_values(),
+        KUBE_PROMETHEUS_STACK.version,
+        DCGM_EXPORTER.version,
+        kube_prometheus_stack_values("production", 7),
+        argo_rollouts_values("production", "production"),
+    )
+
+
+def _threshold_comparison(expr: pq.Expr) -> pq.Expr:
+    """The comparison with the configured threshold: the top, or the left side of a top-level `and` (a condition
+    that must also hold)."""
+    expr = unparenthesized(expr)
+    if isinstance(expr, pq.BinaryExpr) and str(expr.op) == "and":
+        return _threshold_comparison(expr.lhs)
+    return expr
 
 
 def test_the_rules_are_exactly_the_documented_alerts() -> None:
-    assert set(RULES) == set(EXPECTED)
+    assert set(RULES) == set(ALERTS)
     # Every configurable threshold drives one alert.
     fields = sorted(field for field, _ in EXPECTED.values())
     assert fields == sorted(AlertThresholdsConfig.model_fields) == sorted(f.name for f in dataclasses.fields(AlertThresholds))
 
 
-@pytest.mark.parametrize("alert", sorted(EXPECTED))
+@pytest.mark.parametrize("alert", ALERTS)
 def test_selectors_name_stored_series_and_labels_they_carry(alert: str, series: dict[str, frozenset[str]]) -> None:
     expr = parse(RULES[alert]["expr"])
     assert selectors(expr)
@@ -81,7 +119,9 @@ def test_selectors_name_stored_series_and_labels_they_carry(alert: str, series: 
 @pytest.mark.parametrize("alert", MODEL_ALERTS)
 def test_model_alerts_read_the_models_namespace_only(alert: str) -> None:
     for selector in selectors(parse(RULES[alert]["expr"])):
-        assert matchers(selector).get("namespace") == ("=", NAMESPACE), f"{alert}: {selector}"
+        # The Argo Rollouts controller's series name the Rollout's namespace exported_namespace.
+        namespace = matchers(selector).get("namespace") or matchers(selector).get("exported_namespace")
+        assert namespace == ("=", NAMESPACE), f"{alert}: {selector}"
 
 
 def test_error_ratio_divides_the_5xx_of_the_openai_api_by_all_its_responses() -> None:
@@ -101,7 +141,7 @@ def test_error_ratio_divides_the_5xx_of_the_openai_api_by_all_its_responses() ->
 
 @pytest.mark.parametrize("alert", sorted(EXPECTED))
 def test_each_alert_fires_beyond_its_configured_threshold(alert: str) -> None:
-    comparison = top_comparison(parse(RULES[alert]["expr"]))
+    comparison = top_comparison(_threshold_comparison(parse(RULES[alert]["expr"])))
     field, operator = EXPECTED[alert]
     assert comparison.threshold == getattr(CONFIGURED, field), f"{alert} compares with {comparison.threshold}"
     assert comparison.operator == operator
@@ -129,9 +169,29 @@ def test_duration_window_and_severity_are_as_documented(alert: str) -> None:
     assert rule["labels"]["severity"] == (severity[1] if severity else "warning")
 
 
-@pytest.mark.parametrize("alert", sorted(EXPECTED))
+@pytest.mark.parametrize("alert", ALERTS)
 def test_summaries_only_name_labels_the_alert_carries(alert: str, series: dict[str, frozenset[str]]) -> None:
     labels = output_labels(parse(RULES[alert]["expr"]), series) or frozenset()
     named = set(re.findall(r"\$labels\.(\w+)", RULES[alert]["annotations"]["summary"]))
     assert named, f"{alert}: the summary names no label"
     assert named <= labels, f"{alert}: the summary reads {sorted(named - labels)}, which the alert does not carry"
+
+
+@pytest.mark.parametrize("alert", ALERTS)
+def test_every_alert_links_its_runbook_and_pages_only_when_critical(alert: str) -> None:
+    rule = RULES[alert]
+    assert rule["annotations"]["runbook_url"] == f"{RUNBOOK_PAGE}#{alert.lower()}"
+    assert rule["labels"]["severity"] in {"critical", "warning"}
+
+
+def test_every_runbook_anchor_is_a_heading_of_the_on_call_section() -> None:
+    text = (PROJECT_DIR / "docs" / "serving.md").read_text()
+    on_call = text.split("\n## On call\n", 1)[1].split("\n## ", 1)[0]
+    # GitHub's anchor of a heading made of one word is that word lower-cased.
+    headings = {line.removeprefix("### ").strip().lower() for line in on_call.splitlines() if line.startswith("### ")}
+    anchors = {RULES[alert]["annotations"]["runbook_url"].rsplit("#", 1)[1] for alert in ALERTS}
+    assert anchors == headings
+    for alert in ALERTS:
+        section = on_call.split(f"### {alert}\n", 1)[1].split("\n### ", 1)[0]
+        # The runbook states the severity the alert carries (and so its route).
+        assert section.strip().startswith(f"**{RULES[alert]['labels']['severity'].capitalize()}.**"), alert

@@ -255,4 +255,4 @@ def test_stacks_declare_their_budgets_and_the_deploy_role_may_manage_only_that_o
     [budget] = [r for r in resources if r["type"] == "aws:budgets/budget:Budget"]
     assert budget["inputs"]["name"] == f"ai-serving-{stack}-monthly"
     assert len([r for r in resources if r["type"] == "gcp:billing/budget:Budget"]) == 1
-    assert math.isclose(float(budget["inputs"]["limitAmount"]), {"staging": 1500, "production": 16000}[stack])
+    assert math.isclose(float(budget["inputs"]["limitAmount"]), {"staging": 2500, "production": 16000}[stack])

@@ -38,9 +38,11 @@ def test_models_admit_only_monitoring_clients_and_the_edge(plan: Plan) -> None:
     def namespace(ns: str) -> dict[str, Any]:
         return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
 
-    expected = [
-        namespace("monitoring"),
-        *(namespace(ns) for ns in plan.config.serving.client_namespaces),
+    def smoke_test(model: str) -> dict[str, Any]:
+        # `ai-serving rollout-status`'s smoke test of this model, from the models' namespace.
+        return {"podSelector": {"matchLabels": {"app.kubernetes.io/component": "smoke-test", "app.kubernetes.io/name": model}}}
+
+    edge = [
         {**namespace(GATEWAY_NAMESPACE), "podSelector": {"matchLabels": {EDGE_ROLE_LABEL: ENVOY_PROXY_ROLE}}},
         {**namespace(models_ns), "podSelector": {"matchLabels": {EDGE_ROLE_LABEL: ENDPOINT_PICKER_ROLE}}},
     ]
@@ -48,7 +50,8 @@ def test_models_admit_only_monitoring_clients_and_the_edge(plan: Plan) -> None:
         [policy] = [p for p in _objects(plan, "NetworkPolicy") if p["metadata"]["name"] == model.name]
         [ingress] = policy["spec"]["ingress"]
         # Not the whole models' namespace: another model's pods have no business calling this one.
-        assert ingress["from"] == expected
+        clients = [namespace("monitoring"), *(namespace(ns) for ns in plan.config.serving.client_namespaces)]
+        assert ingress["from"] == [*clients, smoke_test(model.name), *edge]
 
 
 def test_the_preview_role_may_dry_run_the_edge_kinds(plan: Plan) -> None:

@@ -71,8 +71,9 @@ def test_plan_json_follows_the_contract(plans: dict[str, Path], stack: str) -> N
     assert (doc["project"], doc["stack"]) == ("ai-serving", stack)
     assert doc["resources"] and isinstance(doc["outputs"], dict)
     for resource in doc["resources"]:
-        # `aliases` only where the resource declares some: a non-empty list of URNs.
-        assert set(resource) - {"aliases"} == CONTRACT_FIELDS
+        # `aliases` only where the resource declares some: a non-empty list of URNs; `deleteBeforeReplace` only when true.
+        assert set(resource) - {"aliases", "deleteBeforeReplace"} == CONTRACT_FIELDS
+        assert resource.get("deleteBeforeReplace", True) is True
         assert resource.get("aliases", ["urn:"]) and all(a.startswith("urn:") for a in resource.get("aliases", []))
         assert resource["urn"].startswith(f"urn:pulumi:{stack}::ai-serving::")
     urns = {r["urn"] for r in doc["resources"]}
@@ -209,20 +210,15 @@ def _resource(name: str, inputs: dict[str, Any], **options: Any) -> dict[str, An
     return {**base, "protect": False, "retainOnDelete": False, "ignoreChanges": [], **options}
 
 
-def test_diff_reports_added_removed_and_changed_paths() -> None:
-    old = _doc([_resource("a", {"cidr": "10.0.0.0/16", "tags": {"x": "1"}}), _resource("gone", {})])
-    new = _doc([_resource("a", {"cidr": "10.1.0.0/16", "tags": {"x": "1", "y": "2"}}, protect=True), _resource("new", {})])
+def test_diff_reports_created_deleted_and_updated_resources_with_values() -> None:
+    old = _doc([_resource("a", {"cidrBlock": "10.0.0.0/16", "tags": {"x": "1"}}), _resource("gone", {})])
+    new = _doc([_resource("a", {"cidrBlock": "10.0.0.0/16", "tags": {"x": "1", "y": "2"}}, protect=True), _resource("new", {})])
     result = diff_plans(old, new)
-    assert [u.rsplit("::", 1)[1] for u in result.added] == ["new"]
-    assert [u.rsplit("::", 1)[1] for u in result.removed] == ["gone"]
-    assert list(result.changed.values()) == [["inputs.cidr", "inputs.tags.y", "protect"]]
+    assert [(c.name, c.operation.value) for c in result.changes] == [("gone", "delete"), ("new", "create"), ("a", "update")]
     text = render_text(result)
-    assert "1 to add, 1 to change, 1 to remove" in text and "    inputs.cidr" in text
+    assert "1 to create, 1 to update, 0 to replace, 1 to delete" in text and 'tags.y: (none) → "2"' in text
     markdown = render_markdown(result)
-    assert (
-        markdown.startswith("### Offline plan diff")
-        and "| change | `aws:ec2/vpc:Vpc a` | `inputs.cidr`, `inputs.tags.y`, `protect` |" in markdown
-    )
+    assert markdown.startswith("### Offline plan diff") and "#### Delete" in markdown and "protect: False → True" in markdown
 
 
 def test_diff_of_identical_plans_is_empty(plans: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
@@ -236,7 +232,7 @@ def test_diff_between_stacks_exits_1_with_exit_code(plans: dict[str, Path], caps
         main(["diff", str(plans["staging"] / "plan.json"), str(plans["production"] / "plan.json"), "--format", "markdown", "--exit-code"])
         == 1
     )
-    assert "to add" in capsys.readouterr().out
+    assert "to create" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("stack", ["staging", "production"])

@@ -25,6 +25,7 @@ import pytest
 import re2  # type: ignore[import-untyped]
 import yaml
 
+from catalogs.platform_images import PLATFORM_IMAGE_REPOSITORIES
 from components.k8s import edge_crds, edge_epp, gpu_addons
 from tests.harness import PROJECT_DIR, checked_in_plan, inputs
 
@@ -234,6 +235,9 @@ def deployed_pins() -> set[Pin]:
             repository, tag, digest = split_image(image)
             if repository in DERIVED_IMAGES:
                 pins.add(Pin("github-releases", DERIVED_IMAGES[repository], None, tag))
+                if digest:
+                    # Its tag follows the release; production's digest of that tag is stack config (platformImageDigests).
+                    pins.add(Pin("docker", repository, None, tag, digest))
             else:
                 pins.add(Pin("docker", repository, None, tag, digest))
     return pins
@@ -287,11 +291,19 @@ def test_every_pin_is_extracted_and_nothing_else() -> None:
     unexpected = sorted(found - expected, key=repr)
     assert not missing, f"pins no custom manager extracts: {missing}"
     assert not unexpected, f"custom managers extract what is not a pin: {unexpected}"
-    # The vLLM image of every model in every stack file, with its digest where the stack has one.
+    # The vLLM image of every model in every stack file, with its digest where the stack has one; then the digest of
+    # every platform image the stack pins, for the image its comment names.
     for stack in STACKS:
         in_file = [d.pin for d in extracted() if d.file == f"Pulumi.{stack}.yaml"]
-        models = yaml.safe_load(repository_files()[f"Pulumi.{stack}.yaml"])["config"]["ai-serving:models"]
-        assert in_file == [Pin("docker", m["image"]["repository"], None, m["image"]["tag"], m["image"].get("digest")) for m in models]
+        config = yaml.safe_load(repository_files()[f"Pulumi.{stack}.yaml"])["config"]
+        models = config["ai-serving:models"]
+        platform = config.get("ai-serving:platformImageDigests", {})
+        assert in_file[: len(models)] == [
+            Pin("docker", m["image"]["repository"], None, m["image"]["tag"], m["image"].get("digest")) for m in models
+        ]
+        assert [(p.package, p.digest) for p in in_file[len(models) :]] == [
+            (PLATFORM_IMAGE_REPOSITORIES[name], digest) for name, digest in platform.items()
+        ]
 
 
 def test_no_pin_is_extracted_twice_and_each_is_replaceable() -> None:

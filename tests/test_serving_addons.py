@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
+import yaml
 
+from components.k8s.rollout_notifications import NOTIFICATION_SECRET_KEY, NOTIFICATION_SECRET_NAME, notification_values
 from components.k8s.serving_addon_values import (
     DISCORD_SECRET_KEY,
     DISCORD_SECRET_NAME,
+    HEARTBEAT_SECRET_KEY,
+    HEARTBEAT_SECRET_NAME,
     KUBE_PROMETHEUS_STACK,
     PROMETHEUS_URL,
     alertmanager_config,
@@ -25,9 +31,10 @@ from infra.plan.redact import SECRET_PLACEHOLDER, redact
 from tests.harness import inputs, of_type, one, run
 
 WEBHOOK = "https://discord.com/api/webhooks/planted/secret"
+HEARTBEAT = "https://hc-ping.example/planted-heartbeat-uuid"
 
 
-def _evaluate(hf_token: str | None = "hf_planted", tier: str = "production") -> ProgramEvaluation:
+def _evaluate(hf_token: str | None = "hf_planted", tier: str = "production", heartbeat: str | None = HEARTBEAT) -> ProgramEvaluation:
     def program() -> None:
         provider = k8s.Provider("k8s", kubeconfig="{}")
         nodes = k8s.core.v1.ConfigMap(
@@ -37,10 +44,13 @@ def _evaluate(hf_token: str | None = "hf_planted", tier: str = "production") -> 
             "serving",
             ServingAddonsArgs(
                 tier=tier,  # type: ignore[arg-type]
+                stack="production",
                 models_namespace="llm-serving",
                 prometheus_retention_days=7,
                 alerts=alert_thresholds(AlertThresholdsConfig()),
                 discord_webhook_url=pulumi.Output.secret(WEBHOOK),
+                runbook_page="https://github.com/example-org/ai-serving/blob/main/docs/serving.md",
+                heartbeat_url=pulumi.Output.secret(heartbeat) if heartbeat else None,
                 hf_token=pulumi.Output.secret(hf_token) if hf_token else None,
                 depends_on=[nodes],
             ),
@@ -91,7 +101,8 @@ def test_everything_waits_for_the_nodes_and_uses_the_provider(evaluation: Progra
     nodes = one(evaluation, "kubernetes:core/v1:ConfigMap", "nodes-ready").urn
     component = one(evaluation, "ai-serving:k8s:ServingAddons", "serving")
     children = [r for r in evaluation.resources if r.parent == component.urn]
-    assert len(children) == 12
+    # 3 namespaces, 2 CRD groups, 4 Secrets (Alertmanager, heartbeat, rollout notifications, HF token), 4 releases, the alert rules.
+    assert len(children) == 14
     for child in children:
         assert nodes in child.dependencies, child.name
         assert child.provider is not None and child.provider.endswith("::k8s"), child.name
@@ -112,15 +123,38 @@ def test_discord_webhook_is_a_mounted_secret_never_a_helm_value(evaluation: Prog
     assert redact(secret.inputs)["stringData"] == {DISCORD_SECRET_KEY: SECRET_PLACEHOLDER}
     assert inputs(secret)["metadata"]["name"] == DISCORD_SECRET_NAME
     values = _release(evaluation, "kube-prometheus-stack")["values"]
-    assert values["alertmanager"]["alertmanagerSpec"]["secrets"] == [DISCORD_SECRET_NAME]
+    assert values["alertmanager"]["alertmanagerSpec"]["secrets"] == [DISCORD_SECRET_NAME, HEARTBEAT_SECRET_NAME]
     for release in of_type(evaluation, "kubernetes:helm.sh/v3:Release"):
         assert WEBHOOK not in str(release.inputs)
+        assert HEARTBEAT not in str(release.inputs)
     kps = one(evaluation, "kubernetes:helm.sh/v3:Release", "serving-kube-prometheus-stack")
     assert secret.urn in kps.dependencies
 
 
+def test_heartbeat_url_is_a_mounted_secret_and_optional(evaluation: ProgramEvaluation) -> None:
+    secret = one(evaluation, "kubernetes:core/v1:Secret", "serving-alertmanager-heartbeat")
+    assert redact(secret.inputs)["stringData"] == {HEARTBEAT_SECRET_KEY: SECRET_PLACEHOLDER}
+    assert inputs(secret)["metadata"] == {**inputs(secret)["metadata"], "name": HEARTBEAT_SECRET_NAME, "namespace": "monitoring"}
+    kps = one(evaluation, "kubernetes:helm.sh/v3:Release", "serving-kube-prometheus-stack")
+    assert secret.urn in kps.dependencies
+    [receiver] = [
+        r
+        for r in _release(evaluation, "kube-prometheus-stack")["values"]["alertmanager"]["config"]["receivers"]
+        if r["name"] == "heartbeat"
+    ]
+    assert receiver["webhook_configs"] == [
+        {"url_file": f"/etc/alertmanager/secrets/{HEARTBEAT_SECRET_NAME}/{HEARTBEAT_SECRET_KEY}", "send_resolved": False}
+    ]
+
+    without = _evaluate(heartbeat=None)
+    assert not [r for r in of_type(without, "kubernetes:core/v1:Secret") if r.name == "serving-alertmanager-heartbeat"]
+    values = _release(without, "kube-prometheus-stack")["values"]["alertmanager"]
+    assert values["alertmanagerSpec"]["secrets"] == [DISCORD_SECRET_NAME]
+    assert "heartbeat" not in {r["name"] for r in values["config"]["receivers"]}
+
+
 def test_alertmanager_routes_to_discord_from_the_mounted_file() -> None:
-    config = alertmanager_config()
+    config = alertmanager_config(heartbeat=False)
     assert config["route"]["receiver"] == "discord"
     [discord] = [r for r in config["receivers"] if r["name"] == "discord"]
     assert discord["discord_configs"] == [
@@ -167,3 +201,47 @@ def test_adapter_queries_the_stacks_prometheus_with_our_rule_only() -> None:
 def test_production_runs_controllers_twice() -> None:
     assert kube_prometheus_stack_values("production", 15)["alertmanager"]["alertmanagerSpec"]["replicas"] == 2
     assert prometheus_adapter_values("staging")["replicas"] == 1
+
+
+def test_alertmanager_repeats_critical_hourly_warnings_twice_a_day_and_the_heartbeat_every_minute() -> None:
+    route = alertmanager_config(heartbeat=True)["route"]
+    assert (route["receiver"], route["repeat_interval"]) == ("discord", "12h")
+    by_matcher = {tuple(r["matchers"]): r for r in route["routes"]}
+    assert by_matcher[('severity = "critical"',)] == {"receiver": "discord", "matchers": ['severity = "critical"'], "repeat_interval": "1h"}
+    heartbeat = by_matcher[('alertname = "Watchdog"',)]
+    assert (heartbeat["receiver"], heartbeat["group_interval"], heartbeat["repeat_interval"]) == ("heartbeat", "1m", "1m")
+    # The Watchdog route comes first: nothing else may catch the heartbeat.
+    assert route["routes"][0] is heartbeat
+    assert alertmanager_config(heartbeat=False)["route"]["routes"][0]["receiver"] == "null"
+
+
+def test_rollout_notifications_get_the_discord_webhook_from_a_secret_of_the_controller(evaluation: ProgramEvaluation) -> None:
+    secret = one(evaluation, "kubernetes:core/v1:Secret", "serving-rollouts-notifications")
+    metadata = inputs(secret)["metadata"]
+    assert (metadata["name"], metadata["namespace"]) == (NOTIFICATION_SECRET_NAME, "argo-rollouts")
+    # The controller only reads a notification Secret carrying its component label.
+    assert metadata["labels"]["app.kubernetes.io/component"] == "rollouts-controller"
+    assert redact(secret.inputs)["stringData"] == {NOTIFICATION_SECRET_KEY: SECRET_PLACEHOLDER}
+    values = inputs(one(evaluation, "kubernetes:helm.sh/v3:Release", "serving-argo-rollouts"))["values"]
+    notifications = values["notifications"]
+    assert notifications["secret"] == {"create": False}
+    assert WEBHOOK not in json.dumps(values)
+    service = yaml.safe_load(notifications["notifiers"]["service.webhook.discord"])
+    assert service["url"] == f"${NOTIFICATION_SECRET_KEY}"
+
+
+def test_every_rollout_event_is_subscribed_and_names_stack_model_version_and_image() -> None:
+    values = notification_values("production")
+    [subscription] = values["subscriptions"]
+    assert subscription["recipients"] == ["discord:deploys"]
+    assert set(subscription["triggers"]) >= {"on-rollout-updated", "on-rollout-completed", "on-rollout-aborted", "on-analysis-run-failed"}
+    for trigger in subscription["triggers"]:
+        [rule] = yaml.safe_load(values["triggers"][f"trigger.{trigger}"])
+        [template] = rule["send"]
+        body = yaml.safe_load(values["templates"][f"template.{template}"])["webhook"]["discord"]["body"]
+        # One template action builds the content; the JSON around it is literal.
+        [action] = re.findall(r"\{\{(.*?)\}\}", body)
+        assert json.loads(body.replace("{{" + action + "}}", '"content"'))["allowed_mentions"] == {"parse": []}
+        assert action.strip().endswith("| toJson")
+        for part in ("stack `production`", ".rollout.metadata.name", '"ai-serving/model-version"', "containers 0).image"):
+            assert part in action

@@ -181,3 +181,10 @@ def test_exports_name_the_login_url_and_secrets_provider(evaluation: ProgramEval
 def test_invalid_bootstrap_config_is_refused_naming_the_key(raw: dict[str, Any], problem: str) -> None:
     with pytest.raises(BootstrapConfigError, match=problem):
         load_bootstrap_config(raw)
+
+
+def test_every_resource_type_is_classified_for_the_plan_diff(evaluation: ProgramEvaluation) -> None:
+    from infra.plan.force_new import FORCE_NEW
+
+    assert sorted({r.type for r in evaluation.resources} - set(FORCE_NEW)) == []
+    assert "Pulumi state" in (FORCE_NEW["aws:s3/bucket:Bucket"].loses or "")

@@ -36,7 +36,8 @@ def create_individual_vms(
                 size=args.data_disk.size_gb,
                 type=args.data_disk.type,
                 labels=labels,
-                opts=pulumi.ResourceOptions(parent=parent),
+                # A fixed name: the replacement could not be created while the old disk exists.
+                opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
             )
             attached.append(gcp.compute.InstanceAttachedDiskArgs(source=disk.self_link, device_name=DATA_DISK_DEVICE))
         gcp.compute.Instance(
@@ -65,6 +66,7 @@ def create_individual_vms(
             labels=labels,
             # Changing the machine type needs a stop; allow Pulumi to do it rather than fail.
             allow_stopping_for_update=True,
-            opts=vm_opts,
+            # A fixed name: the replacement could not be created while the old VM exists.
+            opts=pulumi.ResourceOptions.merge(vm_opts, pulumi.ResourceOptions(delete_before_replace=True)),
         )
     return placements

@@ -15,6 +15,8 @@ from .edge_crds import INFERENCE_EXTENSION_VERSION
 from .edge_routing import EPP_EXT_PROC_PORT, INFERENCE_GROUP, endpoint_picker_name
 from .edge_spec import EDGE_ROLE_LABEL, ENDPOINT_PICKER_ROLE, ENVOY_PROXY_ROLE, GATEWAY_NAMESPACE, RoutedModel
 
+# The picker of the Inference Extension release the InferencePool CRDs come from.
+EPP_IMAGE = f"registry.k8s.io/gateway-api-inference-extension/epp:{INFERENCE_EXTENSION_VERSION}"
 EPP_HEALTH_PORT = 9003
 EPP_METRICS_PORT = 9090
 PLUGINS_FILE = "default-plugins.yaml"

@@ -18,11 +18,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from catalogs.platform_images import PLATFORM_IMAGES
-
 from .charts import pinned_release
 from .edge_crds import AI_GATEWAY_CRD_URLS, ENVOY_GATEWAY_CRD_URLS, GATEWAY_API_CRD_URLS, INFERENCE_EXTENSION_CRD_URLS
-from .edge_epp import endpoint_picker_objects
+from .edge_epp import EPP_IMAGE, endpoint_picker_objects
 from .edge_objects import Scheme, client_traffic_policy, envoy_proxy, gateway, gateway_class
 from .edge_policies import api_key_secret, api_key_secret_data, backend_traffic_policy, security_policy
 from .edge_routing import ai_gateway_route, inference_pool, route_namespace
@@ -56,8 +54,8 @@ class ServingEdgeArgs:
     depends_on: Sequence[pulumi.Resource] = ()
     # Set: per-client token and request limits shared by all replicas, counted in this Redis.
     global_limits: GlobalLimits | None = None
-    # The endpoint picker's image: the pinned tag, with the stack's digest in production.
-    endpoint_picker_image: str = PLATFORM_IMAGES["endpoint-picker"].reference(None)
+    # The endpoint picker's image: EPP_IMAGE, with the stack's digest in production.
+    endpoint_picker_image: str = EPP_IMAGE
 
 
 class ServingEdge(pulumi.ComponentResource):

@@ -18,7 +18,6 @@ import pulumi_aws as aws
 import pulumi_kubernetes as kubernetes
 
 from catalogs.gpu_scheduling import AMI_TYPE_LABEL, GPU_PRESENT_LABEL, gpu_toleration
-from catalogs.platform_images import PLATFORM_IMAGES
 from catalogs.platform_namespaces import AUTOSCALER_NAMESPACE as AUTOSCALER_NAMESPACE
 from catalogs.platform_namespaces import DEVICE_PLUGIN_NAMESPACE as DEVICE_PLUGIN_NAMESPACE
 from catalogs.policy_waivers import RUN_AS_ROOT_WAIVER
@@ -26,7 +25,7 @@ from components.aws.eks_cluster import partition_of
 from components.aws.irsa import irsa_role
 
 DEVICE_PLUGIN_NAME = "nvidia-device-plugin"
-DEVICE_PLUGIN_IMAGE = PLATFORM_IMAGES["nvidia-device-plugin"].reference(None)
+DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.1"
 # Only these AMIs need our plugin: AL2023 NVIDIA ships driver and container toolkit but no plugin.
 DEVICE_PLUGIN_AMI_TYPES = ("AL2023_x86_64_NVIDIA",)
 KUBELET_DEVICE_PLUGINS_DIR = "/var/lib/kubelet/device-plugins"
@@ -247,7 +246,7 @@ class GpuAddonsArgs:
     depends_on: Sequence[pulumi.Resource] = ()
     # The stack's permissions boundary (GithubCiIdentity.permissions_boundary_arn), carried by every role created here.
     permissions_boundary: pulumi.Input[str] | None = None
-    # The device plugin's image: the pinned tag, with the stack's digest in production.
+    # The device plugin's image: DEVICE_PLUGIN_IMAGE, with the stack's digest in production.
     device_plugin_image: str = DEVICE_PLUGIN_IMAGE
 
 

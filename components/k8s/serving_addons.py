@@ -18,12 +18,15 @@ import pulumi_kubernetes as k8s
 from components.k8s.objects import custom_resource
 
 from .charts import pinned_release
+from .rollout_notifications import NOTIFICATION_SECRET_KEY, notification_secret_metadata
 from .serving_addon_values import (
     ARGO_ROLLOUTS,
     ARGO_ROLLOUTS_CRD_URLS,
     DCGM_EXPORTER,
     DISCORD_SECRET_KEY,
     DISCORD_SECRET_NAME,
+    HEARTBEAT_SECRET_KEY,
+    HEARTBEAT_SECRET_NAME,
     HF_TOKEN_SECRET_NAME,
     KUBE_PROMETHEUS_STACK,
     MONITORING_NAMESPACE,
@@ -46,12 +49,18 @@ from .vllm_pod import HF_TOKEN_SECRET_KEY
 @dataclass(frozen=True)
 class ServingAddonsArgs:
     tier: Tier
+    # The Pulumi stack, named in the rollout notifications.
+    stack: str
     # Namespace of the model servers (created here, Pod Security "restricted").
     models_namespace: str
     # Prometheus keeps metrics this long.
     prometheus_retention_days: int
     alerts: AlertThresholds
     discord_webhook_url: pulumi.Input[str]
+    # The on-call page every alert's runbook_url points into (docs/serving.md on the repository's host).
+    runbook_page: str
+    # The dead man's switch: where Alertmanager pings with the Watchdog; None routes the Watchdog nowhere.
+    heartbeat_url: pulumi.Input[str] | None = None
     # None when no model comes from Hugging Face.
     hf_token: pulumi.Input[str] | None = None
     # What must exist before anything is applied to the cluster (the nodes the charts' pods run on).
@@ -96,6 +105,30 @@ class ServingAddons(pulumi.ComponentResource):
             string_data={DISCORD_SECRET_KEY: pulumi.Output.secret(args.discord_webhook_url)},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, namespaces[MONITORING_NAMESPACE]]),
         )
+        alert_secrets: list[pulumi.Resource] = [discord]
+        if args.heartbeat_url is not None:
+            alert_secrets.append(
+                k8s.core.v1.Secret(
+                    f"{name}-alertmanager-heartbeat",
+                    metadata={
+                        "name": HEARTBEAT_SECRET_NAME,
+                        "namespace": MONITORING_NAMESPACE,
+                        "labels": {"app.kubernetes.io/part-of": "ai-serving"},
+                    },
+                    type="Opaque",
+                    string_data={HEARTBEAT_SECRET_KEY: pulumi.Output.secret(args.heartbeat_url)},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, namespaces[MONITORING_NAMESPACE]]),
+                )
+            )
+        # The same webhook for the Argo Rollouts controller's notifications, in its namespace.
+        notification_metadata: Any = notification_secret_metadata(ROLLOUTS_NAMESPACE)
+        rollout_notifications = k8s.core.v1.Secret(
+            f"{name}-rollouts-notifications",
+            metadata=notification_metadata,
+            type="Opaque",
+            string_data={NOTIFICATION_SECRET_KEY: pulumi.Output.secret(args.discord_webhook_url)},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, namespaces[ROLLOUTS_NAMESPACE]]),
+        )
         self.hf_token_secret = None
         self.models_namespace_ready = [namespaces[models_ns]]
         if args.hf_token is not None:
@@ -114,12 +147,16 @@ class ServingAddons(pulumi.ComponentResource):
             self,
             name,
             KUBE_PROMETHEUS_STACK,
-            kube_prometheus_stack_values(args.tier, args.prometheus_retention_days),
-            [*after, *crds, ns_monitoring, discord],
+            kube_prometheus_stack_values(args.tier, args.prometheus_retention_days, heartbeat=args.heartbeat_url is not None),
+            [*after, *crds, ns_monitoring, *alert_secrets],
         )
         self.releases = {
             "argo-rollouts": pinned_release(
-                self, name, ARGO_ROLLOUTS, argo_rollouts_values(args.tier), [*after, *crds, namespaces[ROLLOUTS_NAMESPACE]]
+                self,
+                name,
+                ARGO_ROLLOUTS,
+                argo_rollouts_values(args.tier, args.stack),
+                [*after, *crds, namespaces[ROLLOUTS_NAMESPACE], rollout_notifications],
             ),
             "kube-prometheus-stack": kps,
             # Queries the Prometheus that kube-prometheus-stack runs.
@@ -128,7 +165,7 @@ class ServingAddons(pulumi.ComponentResource):
             ),
             "dcgm-exporter": pinned_release(self, name, DCGM_EXPORTER, dcgm_exporter_values(), [*after, *crds, ns_monitoring]),
         }
-        rules = serving_alert_rules("ai-serving-vllm", models_ns, args.alerts)
+        rules = serving_alert_rules("ai-serving-vllm", models_ns, args.alerts, args.runbook_page)
         custom_resource(
             f"{name}-vllm-alerts", rules, pulumi.ResourceOptions(parent=self, depends_on=[*after, self.monitoring_crds, ns_monitoring])
         )

@@ -26,6 +26,9 @@ ROLLBACK_WINDOW_REVISIONS = 3
 # come from the Rollout, which is applied after its Services and needs up to modelLoadTimeoutSeconds to get ready:
 # waiting would fail every first deploy. Argo Rollouts, not Pulumi, judges the pods behind these Services.
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
+# The pods of `ai-serving rollout-status`'s smoke-test Job (infra/rollouts/smoke.py): the model's NetworkPolicy admits
+# them (with the model's name label) from its own namespace.
+SMOKE_TEST_LABELS = {"app.kubernetes.io/component": "smoke-test"}
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,8 @@ def network_policy(
     peers: list[dict[str, Any]] = [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}} for ns in [monitoring_namespace, *client_namespaces]
     ]
+    # The deploy job's smoke test of this model (a pod selector alone means this namespace).
+    peers.append({"podSelector": {"matchLabels": {**SMOKE_TEST_LABELS, "app.kubernetes.io/name": model.name}}})
     peers += [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": p.namespace}}, "podSelector": {"matchLabels": dict(p.labels)}}
         for p in pod_peers
@@ -216,8 +221,8 @@ def network_policy(
         "spec": {
             "podSelector": {"matchLabels": selector_labels(model)},
             "policyTypes": ["Ingress", "Egress"],
-            # The API port only: from Prometheus, the listed client namespaces and the given pods (the edge's proxies and
-            # endpoint pickers).
+            # The API port only: from Prometheus, the listed client namespaces, the given pods (the edge's proxies and
+            # endpoint pickers) and this model's smoke-test pods.
             "ingress": [{"from": peers, "ports": [{"protocol": "TCP", "port": HTTP_PORT}]}],
             "egress": [
                 {

@@ -15,7 +15,7 @@ import pulumi_kubernetes as kubernetes
 
 from catalogs.github_subjects import GithubRepository
 from catalogs.gpu_scheduling import SYSTEM_NODE_GROUP_NAME, gpu_node_labels
-from catalogs.platform_images import PLATFORM_IMAGES, PlatformImageName
+from catalogs.platform_images import PlatformImageName, pinned
 from components.aws.ci_deploy_edge import EdgeDeployScope
 from components.aws.ci_state_access import StateBackend
 from components.aws.ecr import ImageRepositoryArgs
@@ -34,7 +34,7 @@ from components.aws.node_groups import (
 )
 from components.aws.rate_limit_redis import rate_limit_redis_name
 from components.aws.stack_names import stack_name_prefix
-from components.k8s.gpu_addons import GpuAddonsArgs
+from components.k8s.gpu_addons import DEVICE_PLUGIN_IMAGE, GpuAddonsArgs
 from components.moved_children import MovedChildren
 from infra.args.cost import aws_budget_name
 from infra.config import StackConfig
@@ -226,13 +226,13 @@ def gpu_addons_args(
         system_node_selector=SYSTEM_NODE_SELECTOR,
         depends_on=nodes_ready,
         permissions_boundary=ci.permissions_boundary_arn,
-        device_plugin_image=platform_image(cfg, "nvidia-device-plugin"),
+        device_plugin_image=platform_image(cfg, "nvidia-device-plugin", DEVICE_PLUGIN_IMAGE),
     )
 
 
-def platform_image(cfg: StackConfig, name: PlatformImageName) -> str:
-    """A platform image's reference: its pinned tag, with the stack's digest for it when set."""
-    return PLATFORM_IMAGES[name].reference(cfg.platform_image_digests.get(name))
+def platform_image(cfg: StackConfig, name: PlatformImageName, image: str) -> str:
+    """A platform image's reference: the component's pinned tag, with the stack's digest for it when set."""
+    return pinned(image, cfg.platform_image_digests.get(name))
 
 
 def image_repository_args(cfg: StackConfig, stack: AwsStack, ci: GithubCiIdentity, node_groups: NodeGroups) -> ImageRepositoryArgs:

@@ -19,6 +19,7 @@ from components.aws.node_groups import SYSTEM_NODE_SELECTOR
 from components.aws.rate_limit_redis import REDIS_PORT, RateLimitRedisArgs, rate_limit_redis_name
 from components.k8s.edge_controller_values import DnsPolicy
 from components.k8s.edge_controllers import EdgeControllersArgs
+from components.k8s.edge_epp import EPP_IMAGE
 from components.k8s.edge_gateway import ServingEdgeArgs
 from components.k8s.edge_spec import (
     EDGE_ROLE_LABEL,
@@ -182,5 +183,5 @@ def serving_edge_args(
         tier=cfg.tier,
         depends_on=depends_on,
         global_limits=global_limits(edge, redis_address),
-        endpoint_picker_image=platform_image(cfg, "endpoint-picker"),
+        endpoint_picker_image=platform_image(cfg, "endpoint-picker", EPP_IMAGE),
     )

@@ -38,13 +38,18 @@ def serving_addons_args(
     discord_webhook_url: pulumi.Input[str],
     hf_token: pulumi.Input[str] | None,
     depends_on: Sequence[pulumi.Resource],
+    stack: str,
+    heartbeat_url: pulumi.Input[str] | None = None,
 ) -> ServingAddonsArgs:
     return ServingAddonsArgs(
         tier=cfg.tier,
+        stack=stack,
         models_namespace=serving.namespace,
         prometheus_retention_days=serving.prometheus_retention_days,
         alerts=alert_thresholds(serving.alerts),
         discord_webhook_url=discord_webhook_url,
+        heartbeat_url=heartbeat_url,
+        runbook_page=runbook_page(cfg),
         hf_token=hf_token,
         depends_on=depends_on,
     )
@@ -75,12 +80,16 @@ def vllm_service_args(
     )
 
 
+def runbook_page(cfg: StackConfig) -> str:
+    """Where each alert's runbook_url points: the on-call section of docs/serving.md in this repository."""
+    return f"https://github.com/{cfg.github.org}/{cfg.github.repo}/blob/main/docs/serving.md"
+
+
 def alert_thresholds(alerts: AlertThresholdsConfig) -> AlertThresholds:
     return AlertThresholds(
         error_ratio=alerts.error_ratio,
         queue_depth_per_pod=alerts.queue_depth_per_pod,
-        gpu_memory_used_ratio=alerts.gpu_memory_used_ratio,
-        gpu_utilization_saturated_percent=alerts.gpu_utilization_saturated_percent,
+        kv_cache_usage_ratio=alerts.kv_cache_usage_ratio,
         restarts_per_30m=alerts.restarts_per_30m,
     )
 

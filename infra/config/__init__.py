@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError
 
-from catalogs.platform_images import PLATFORM_IMAGES, PlatformImageName
+from catalogs.platform_images import PLATFORM_IMAGE_REPOSITORIES, PlatformImageName
 
 from .aws import ClusterConfig, EcrConfig, GithubConfig, GpuNodeGroupConfig, NetworkConfig, github_id_problems
 from .base import NAMESPACE, ConfigError, ConfigProblem, ImageDigest, StrictModel, key_path, problems_from_validation_error
@@ -132,7 +132,7 @@ def _unpinned_platform_images(cfg: StackConfig) -> list[ConfigProblem]:
         ConfigProblem(
             key_path("platformImageDigests", name),
             None,
-            f"production pins {PLATFORM_IMAGES[name].reference(None)} by digest (sha256:<64 hex>; `crane digest` prints it)",
+            f"production pins {PLATFORM_IMAGE_REPOSITORIES[name]} by digest (sha256:<64 hex> of the tag the program runs)",
         )
         for name in running
         if name not in cfg.platform_image_digests

@@ -20,7 +20,9 @@ from .base import DnsLabel, ImageDigest, StrictModel
 # Secret config keys of the serving layer (`pulumi config set --secret ai-serving:<key> ...`).
 HF_TOKEN_CONFIG_KEY = "huggingFaceToken"
 DISCORD_WEBHOOK_CONFIG_KEY = "alertmanagerDiscordWebhook"
-SERVING_SECRET_KEYS = frozenset({HF_TOKEN_CONFIG_KEY, DISCORD_WEBHOOK_CONFIG_KEY})
+# The dead man's switch: an external heartbeat service Alertmanager pings with the always-firing Watchdog.
+HEARTBEAT_URL_CONFIG_KEY = "alertmanagerHeartbeatUrl"
+SERVING_SECRET_KEYS = frozenset({HF_TOKEN_CONFIG_KEY, DISCORD_WEBHOOK_CONFIG_KEY, HEARTBEAT_URL_CONFIG_KEY})
 
 # A model name becomes the name of its Rollout, Services (`<name>-canary`) and ServiceAccount: a DNS-1035 label
 # short enough for every derived name.
@@ -266,10 +268,9 @@ class AlertThresholdsConfig(StrictModel):
     error_ratio: Annotated[float, Field(gt=0, le=1)] = 0.05
     # Average waiting requests per pod for 15 minutes (the HPA is at its max or cannot get GPUs).
     queue_depth_per_pod: Annotated[float, Field(gt=0, le=10_000)] = 20
-    # Framebuffer used / total. vLLM reserves gpuMemoryUtilization of it up front, so keep this above that.
-    gpu_memory_used_ratio: Annotated[float, Field(ge=0.5, le=1)] = 0.97
-    # GPU busy percent sustained for 30 minutes: the model is saturated.
-    gpu_utilization_saturated_percent: Annotated[int, Field(ge=50, le=100)] = 95
+    # vLLM's KV-cache usage (0-1) of a pod that also preempts requests, for 10 minutes. (Not the framebuffer: vLLM
+    # reserves gpuMemoryUtilization of it up front, so its usage says nothing about load.)
+    kv_cache_usage_ratio: Annotated[float, Field(gt=0, le=1)] = 0.95
     # Container restarts in 30 minutes. The explicit alias: the camelCase generator would spell it restartsPer30M.
     restarts_per_30m: Annotated[int, Field(ge=1, le=100, alias="restartsPer30m")] = 3
 

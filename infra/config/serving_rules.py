@@ -11,7 +11,7 @@ from catalogs.aws_gpu_instances import GPU_INSTANCES, allocatable
 
 from .aws import GpuNodeGroupConfig
 from .base import NAMESPACE, ConfigProblem, key_path
-from .serving import DISCORD_WEBHOOK_CONFIG_KEY, HF_TOKEN_CONFIG_KEY, ModelConfig
+from .serving import DISCORD_WEBHOOK_CONFIG_KEY, HEARTBEAT_URL_CONFIG_KEY, HF_TOKEN_CONFIG_KEY, ModelConfig
 
 if TYPE_CHECKING:
     from . import Environment, StackConfig
@@ -35,6 +35,15 @@ def serving_problems(cfg: StackConfig, env: Environment) -> list[ConfigProblem]:
                 key_path(DISCORD_WEBHOOK_CONFIG_KEY),
                 None,
                 f"required secret: pulumi config set --secret ai-serving:{DISCORD_WEBHOOK_CONFIG_KEY} <Discord webhook URL>",
+            )
+        )
+    if cfg.tier == "production" and HEARTBEAT_URL_CONFIG_KEY not in env.secrets_present:
+        problems.append(
+            ConfigProblem(
+                key_path(HEARTBEAT_URL_CONFIG_KEY),
+                None,
+                "required secret in production (the dead man's switch: without it a dead Alertmanager goes unnoticed): "
+                f"pulumi config set --secret ai-serving:{HEARTBEAT_URL_CONFIG_KEY} <heartbeat URL>",
             )
         )
     if any(m.source_kind == "huggingface" for m in cfg.models) and HF_TOKEN_CONFIG_KEY not in env.secrets_present:

@@ -43,6 +43,9 @@ class RecordedResource(ResourceRegistration):
         # Only when declared: plans of resources that never moved stay as they were before aliases were recorded.
         if self.aliases:
             document["aliases"] = self.aliases
+        # Likewise only when set, so that other resources stay byte-identical.
+        if self.delete_before_replace:
+            document["deleteBeforeReplace"] = True
         return document
 
 

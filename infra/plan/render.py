@@ -26,8 +26,12 @@ def plan_document(project: str, stack: str, evaluation: ProgramEvaluation) -> di
     }
 
 
+def is_kubernetes_object_type(resource_type: str) -> bool:
+    return resource_type.startswith("kubernetes:") and not _NOT_AN_OBJECT.match(resource_type)
+
+
 def is_kubernetes_object(resource: RecordedResource) -> bool:
-    return resource.custom and resource.type.startswith("kubernetes:") and not _NOT_AN_OBJECT.match(resource.type)
+    return resource.custom and is_kubernetes_object_type(resource.type)
 
 
 def kubernetes_objects(evaluation: ProgramEvaluation) -> list[dict[str, Any]]:

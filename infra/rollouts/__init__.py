@@ -1,0 +1,1 @@
+"""`ai-serving rollout-status`: the verdict of a deploy, read from the cluster's Argo Rollouts objects."""
