@@ -82,7 +82,16 @@ _COMPONENTS = {
             "VpcFlowLogs",
         ),
         "gcp": ("GithubWorkloadIdentity", "GpuVm", "Network", "PulumiCiIdentity"),
-        "k8s": ("ArgoCd", "EdgeControllers", "GpuAddons", "PreviewAccess", "ServingAddons", "ServingEdge", "VllmService"),
+        "k8s": (
+            "ArgoCd",
+            "EdgeControllers",
+            "GpuAddons",
+            "PreviewAccess",
+            "RolloutVerdictAccess",
+            "ServingAddons",
+            "ServingEdge",
+            "VllmService",
+        ),
     }.items()
     for name in names
 }
