@@ -91,7 +91,8 @@ def test_everything_waits_for_the_nodes_and_uses_the_provider(evaluation: Progra
     nodes = one(evaluation, "kubernetes:core/v1:ConfigMap", "nodes-ready").urn
     component = one(evaluation, "ai-serving:k8s:ServingAddons", "serving")
     children = [r for r in evaluation.resources if r.parent == component.urn]
-    assert len(children) == 12
+    # namespaces 3, CRD groups 2, secrets 2, releases 4, alert rules 1, dashboards 2
+    assert len(children) == 14
     for child in children:
         assert nodes in child.dependencies, child.name
         assert child.provider is not None and child.provider.endswith("::k8s"), child.name
