@@ -174,11 +174,12 @@ def _binary_labels(expr: pq.BinaryExpr, series: dict[str, frozenset[str]]) -> fr
         assert lhs == rhs, f"{expr.prettify()}: the sides never match, their labels differ ({sorted(lhs ^ rhs)})"
     if matching is not None and op not in COMPARISONS | SET_OPERATORS:
         # group_left/group_right: the result keeps every label of the "many" side (plus the listed ones of the other).
-        card = expr.modifier.card if expr.modifier else None
-        if card == pq.VectorMatchCardinality.ManyToOne:
-            return lhs | (frozenset(expr.modifier.group_labels or []) & rhs)
-        if card == pq.VectorMatchCardinality.OneToMany:
-            return rhs | (frozenset(expr.modifier.group_labels or []) & lhs)
+        modifier = expr.modifier
+        assert modifier is not None
+        if modifier.card == pq.VectorMatchCardinality.ManyToOne:
+            return lhs | (frozenset(modifier.group_labels or []) & rhs)
+        if modifier.card == pq.VectorMatchCardinality.OneToMany:
+            return rhs | (frozenset(modifier.group_labels or []) & lhs)
         listed = frozenset(matching.labels)
         return listed & lhs if matching.type == pq.LabelModifierType.Include else lhs - listed
     return lhs

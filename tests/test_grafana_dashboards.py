@@ -64,7 +64,7 @@ def _as_prometheus_gets_it(expr: str) -> str:
 
 
 def _queried_series(dashboard: dict[str, Any]) -> set[str]:
-    return {s.name for _, t in _targets(dashboard) for s in selectors(parse(_as_prometheus_gets_it(t["expr"])))}
+    return {s.name or "" for _, t in _targets(dashboard) for s in selectors(parse(_as_prometheus_gets_it(t["expr"])))}
 
 
 @pytest.mark.parametrize("which", ["models", "gpus"])

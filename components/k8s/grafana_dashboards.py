@@ -67,7 +67,13 @@ def _laid_out(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _datasource_variable() -> dict[str, Any]:
-    return {"name": "datasource", "label": "Prometheus", "type": "datasource", "query": "prometheus", "current": {"value": PROMETHEUS_DATASOURCE_UID}}
+    return {
+        "name": "datasource",
+        "label": "Prometheus",
+        "type": "datasource",
+        "query": "prometheus",
+        "current": {"value": PROMETHEUS_DATASOURCE_UID},
+    }
 
 
 def _query_variable(name: str, label: str, query: str) -> dict[str, Any]:
@@ -219,7 +225,9 @@ def serving_dashboard(models_namespace: str) -> dict[str, Any]:
             [(f"count by ({MODEL}, {VERSION}, {HASH}) (vllm:num_requests_running{{{sel}}})", f"{{{{{MODEL}}}}} {{{{{VERSION}}}}}")],
         ),
     ]
-    model_variable = _query_variable("model", "Model", f'label_values(vllm:num_requests_running{{namespace="{models_namespace}"}}, {MODEL})')
+    model_variable = _query_variable(
+        "model", "Model", f'label_values(vllm:num_requests_running{{namespace="{models_namespace}"}}, {MODEL})'
+    )
     return _dashboard(
         "ai-serving-models",
         "ai-serving / Models",
