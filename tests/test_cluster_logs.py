@@ -123,6 +123,10 @@ def test_the_release_ships_pods_and_nodes_into_the_programs_groups_and_waits_for
     assert "auto_create_group   false" in values["additionalOutputs"]
     assert all(f"_SYSTEMD_UNIT={unit}" in values["additionalInputs"] for unit in NODE_UNITS)
     assert "_TRANSPORT=kernel" in values["additionalInputs"]
+    # Streams per node and unit; kernel records get a unit name so they are per node too.
+    assert "log_stream_template $HOSTNAME.$SYSTEMD_UNIT" in values["additionalOutputs"]
+    assert "Strip_Underscores On" in values["additionalInputs"]
+    assert "Match   node.kernel" in values["additionalFilters"] and "Add     SYSTEMD_UNIT kernel" in values["additionalFilters"]
     # On every node, tainted GPU nodes included.
     assert values["tolerations"] == [{"operator": "Exists"}]
     # The role's auto-name (<project>-<stack>-<logical name>-<suffix>), as the plan's stand-in ARN shows it.

@@ -3,6 +3,7 @@ not expose and keeps none of the default rule groups that would alert on those m
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ def _kps_values(stack: str) -> dict[str, Any]:
     return values
 
 
+@functools.cache
 def _chart_defaults() -> dict[str, Any]:
     return upstream.chart_values(KUBE_PROMETHEUS_STACK.name, KUBE_PROMETHEUS_STACK.version)
 

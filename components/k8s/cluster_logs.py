@@ -85,6 +85,11 @@ def _node_journal_inputs() -> str:
     )
 
 
+def _node_kernel_filter() -> str:
+    """Kernel records have no unit: name one, so they get a per-node stream like the units' records."""
+    return "[FILTER]\n    Name    modify\n    Match   node.kernel\n    Add     SYSTEMD_UNIT kernel\n"
+
+
 def _node_output(region: str, group: str) -> str:
     return (
         "[OUTPUT]\n"
@@ -117,6 +122,7 @@ def fluent_bit_values(cluster_name: str, region: str, role_arn: str) -> dict[str
             "autoCreateGroup": False,
         },
         "additionalInputs": _node_journal_inputs(),
+        "additionalFilters": _node_kernel_filter(),
         "additionalOutputs": _node_output(region, node_log_group(cluster_name)),
         # Every node, GPU nodes (tainted) included.
         "tolerations": [{"operator": "Exists"}],
