@@ -12,6 +12,7 @@ from infra.plan.diff import diff_plans, render_markdown, render_text
 from infra.plan.stackfile import StackFileError, find_project_dir
 
 EXIT_INVALID_CONFIG = 2
+EXIT_POLICY_VIOLATION = 3
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -32,6 +33,13 @@ def _plan(args: argparse.Namespace) -> int:
     for warning in plan.warnings:
         print(f"WARNING {warning}")
     print(f"Wrote {out_dir / 'plan.json'} and {len(plan.objects)} manifests under {out_dir / 'manifests'}")
+    # The plan is complete and written (to inspect it), but a mandatory policy violation fails it, as it fails
+    # `pulumi preview --policy-pack policy/`.
+    for violation in plan.violations:
+        print(f"POLICY VIOLATION {violation}", file=sys.stderr)
+    if plan.violations:
+        print(f"ai-serving plan: stack {args.stack}: {len(plan.violations)} mandatory policy violation(s)", file=sys.stderr)
+        return EXIT_POLICY_VIOLATION
     return 0
 
 

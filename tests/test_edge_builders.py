@@ -161,9 +161,11 @@ def test_rate_limit_per_client_matches_both_keys_and_retries_only_before_any_byt
 
 
 def test_endpoint_picker_is_restricted_and_runs_on_system_nodes() -> None:
-    objects = {o["kind"]: o for o in endpoint_picker_objects(MODELS[0], SYSTEM_NODES)}
+    image = "registry.k8s.io/gateway-api-inference-extension/epp:v1.0.2@sha256:" + "a" * 64
+    objects = {o["kind"]: o for o in endpoint_picker_objects(MODELS[0], SYSTEM_NODES, image)}
     pod = objects["Deployment"]["spec"]["template"]["spec"]
     (container,) = pod["containers"]
+    assert container["image"] == image
     ctx = container["securityContext"]
     assert ctx["allowPrivilegeEscalation"] is False and ctx["capabilities"] == {"drop": ["ALL"]} and ctx["runAsNonRoot"]
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}

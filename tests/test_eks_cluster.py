@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 from typing import Any, cast
 
 import pulumi
@@ -20,6 +21,7 @@ from components.aws.eks_cluster import (
     partition_of,
     preview_access,
     secrets_key_policy,
+    with_permissions_boundary,
     without_creator_admin,
 )
 from infra.config import ConfigError, load_stack_config
@@ -130,6 +132,16 @@ def test_transform_turns_off_the_hidden_creator_admin() -> None:
     assert without_creator_admin(other) is None
 
 
+def test_pulumi_eks_roles_get_the_stack_boundary_and_nothing_else_changes() -> None:
+    boundary = "arn:aws:iam::111122223333:policy/ai-serving-staging-boundary"
+    transform = with_permissions_boundary(boundary)
+    opts = pulumi.ResourceOptions()
+    role = transform(pulumi.ResourceTransformArgs(True, "aws:iam/role:Role", "eks-eksRole", {"assumeRolePolicy": "{}"}, opts))
+    assert role is not None
+    assert role.props == {"assumeRolePolicy": "{}", "permissionsBoundary": boundary}
+    assert transform(pulumi.ResourceTransformArgs(True, "aws:eks/cluster:Cluster", "eks-eksCluster", {"name": "c1"}, opts)) is None
+
+
 # --- the component under mocks ---
 
 
@@ -146,6 +158,29 @@ def test_the_creator_admin_transform_is_attached_to_the_pulumi_eks_cluster(monke
     _cluster()
     [opts] = seen
     assert opts.transforms == [without_creator_admin]
+
+
+def test_a_bounded_protected_cluster_hands_both_to_pulumi_eks(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[pulumi.ResourceOptions] = []
+    real_cluster = eks.Cluster
+
+    def recording_cluster(resource_name: str, /, opts: pulumi.ResourceOptions | None = None, **kwargs: Any) -> eks.Cluster:
+        seen.append(opts or pulumi.ResourceOptions())
+        return real_cluster(resource_name, opts=opts, **kwargs)
+
+    monkeypatch.setattr(eks, "Cluster", recording_cluster)
+    boundary = "arn:aws:iam::111122223333:policy/ai-serving-test-boundary"
+
+    def program() -> None:
+        EksCluster("eks", replace(_args(protect=True), permissions_boundary=boundary))
+
+    ev = run(program)
+    [opts] = seen
+    assert opts.transforms is not None and opts.transforms[0] is without_creator_admin
+    role = opts.transforms[1](pulumi.ResourceTransformArgs(True, "aws:iam/role:Role", "eks-eksRole", {}, pulumi.ResourceOptions()))
+    assert isinstance(role, pulumi.ResourceTransformResult) and role.props["permissionsBoundary"] == boundary
+    # Production: the cluster component itself is protected, so its children inherit it.
+    assert one(ev, "eks:index:Cluster").protect is True
 
 
 def test_cluster_uses_api_authentication_with_explicit_admin_entry() -> None:

@@ -1,4 +1,4 @@
-"""Dependencies point down only: infra (config, args, program, plan, CLI) -> components -> catalogs.
+"""Dependencies point down only: infra (config, args, program, plan, CLI) -> components -> catalogs; policy -> catalogs.
 
 Every import of every module is read with `ast` (including imports inside functions and under TYPE_CHECKING:
 those couple the layers just the same) and resolved to an absolute module name.
@@ -24,6 +24,13 @@ FORBIDDEN: list[tuple[str, str, str]] = [
     ("infra.config", "infra.program", "config is parsed before the program composes anything"),
     ("components", "bootstrap", "a component takes its own frozen Args, never the bootstrap program's config"),
     ("bootstrap.config", "components", "the bootstrap config only parses and validates; bootstrap/args maps it"),
+    # The policy pack runs in the CLI's analyzer process on what the engine declares: it knows the shared catalogs,
+    # never the program it judges.
+    ("policy", "components", "the policy pack judges what the program declares; it imports only catalogs"),
+    ("policy", "infra", "the policy pack judges what the program declares; it imports only catalogs"),
+    ("policy", "bootstrap", "the policy pack judges what the program declares; it imports only catalogs"),
+    ("components", "policy", "components do not know the policies that judge them (waivers live in catalogs)"),
+    ("catalogs", "policy", "catalogs are shared facts: they know no policy"),
 ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -136,6 +136,23 @@ def without_creator_admin(args: pulumi.ResourceTransformArgs) -> pulumi.Resource
     return pulumi.ResourceTransformResult(props, args.opts)
 
 
+def with_permissions_boundary(
+    boundary_arn: pulumi.Input[str],
+) -> Callable[[pulumi.ResourceTransformArgs], pulumi.ResourceTransformResult | None]:
+    """Transform for the roles pulumi-eks creates inside its component (the cluster's service role): the stack's
+    permissions boundary, like every other role the deploy role creates (ci_boundary_policy.py).
+
+    Adding a boundary to an existing role is an in-place update, so stacks created before it keep their cluster.
+    """
+
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+        if args.type_ != "aws:iam/role:Role":
+            return None
+        return pulumi.ResourceTransformResult({**args.props, "permissionsBoundary": boundary_arn}, args.opts)
+
+    return transform
+
+
 @dataclass(frozen=True)
 class EksClusterArgs:
     cluster_name: str
@@ -151,6 +168,8 @@ class EksClusterArgs:
     # Production: KMS key, log group and cluster survive `pulumi destroy` and cannot be replaced by accident.
     protect_stateful: bool
     tags: dict[str, str] = field(default_factory=dict)
+    # The stack's permissions boundary (GithubCiIdentity.permissions_boundary_arn), put on pulumi-eks's own roles.
+    permissions_boundary: pulumi.Input[str] | None = None
 
 
 class EksCluster(pulumi.ComponentResource):
@@ -218,7 +237,15 @@ class EksCluster(pulumi.ComponentResource):
             vpc_cni_options=eks.VpcCniOptionsArgs(enable_network_policy=True),
             deletion_protection=args.protect_stateful,
             tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group], transforms=[without_creator_admin]),
+            # Production protects the cluster and everything pulumi-eks creates for it (children inherit `protect`):
+            # a replaced cluster is an outage and loses every in-cluster object.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[log_group],
+                protect=args.protect_stateful,
+                transforms=[without_creator_admin]
+                + ([with_permissions_boundary(args.permissions_boundary)] if args.permissions_boundary is not None else []),
+            ),
         )
 
         # Outputs of the remote component resolve only once it is complete (access entries included), so anything

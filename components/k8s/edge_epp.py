@@ -15,7 +15,6 @@ from .edge_crds import INFERENCE_EXTENSION_VERSION
 from .edge_routing import EPP_EXT_PROC_PORT, INFERENCE_GROUP, endpoint_picker_name
 from .edge_spec import EDGE_ROLE_LABEL, ENDPOINT_PICKER_ROLE, ENVOY_PROXY_ROLE, GATEWAY_NAMESPACE, RoutedModel
 
-EPP_IMAGE = f"registry.k8s.io/gateway-api-inference-extension/epp:{INFERENCE_EXTENSION_VERSION}"
 EPP_HEALTH_PORT = 9003
 EPP_METRICS_PORT = 9090
 PLUGINS_FILE = "default-plugins.yaml"
@@ -126,16 +125,16 @@ def _probe() -> dict[str, Any]:
     return {"grpc": {"port": EPP_HEALTH_PORT, "service": "inference-extension"}, "initialDelaySeconds": 5, "periodSeconds": 10}
 
 
-def epp_deployment(model: RoutedModel, node_selector: dict[str, str]) -> dict[str, Any]:
+def epp_deployment(model: RoutedModel, node_selector: dict[str, str], image: str) -> dict[str, Any]:
     name = endpoint_picker_name(model)
     meta = _meta(model)
-    meta["annotations"] = {
-        "checkov.io/skip1": "CKV_K8S_43=pinned to the immutable release tag of the picker the InferencePool CRDs belong to",
-        "checkov.io/skip2": "CKV_K8S_38=the picker watches its pool and the pool's pods through the API server (Role in this namespace)",
-    }
+    waivers = ["CKV_K8S_38=the picker watches its pool and the pool's pods through the API server (Role in this namespace)"]
+    if "@sha256:" not in image:
+        waivers.append("CKV_K8S_43=staging runs the picker's release tag; production pins its digest (platformImageDigests)")
+    meta["annotations"] = {f"checkov.io/skip{i}": waiver for i, waiver in enumerate(waivers, start=1)}
     container = {
         "name": "epp",
-        "image": EPP_IMAGE,
+        "image": image,
         "imagePullPolicy": "Always",
         "args": [
             "--pool-name",
@@ -200,7 +199,7 @@ def epp_deployment(model: RoutedModel, node_selector: dict[str, str]) -> dict[st
     }
 
 
-def endpoint_picker_objects(model: RoutedModel, node_selector: dict[str, str]) -> list[dict[str, Any]]:
+def endpoint_picker_objects(model: RoutedModel, node_selector: dict[str, str], image: str) -> list[dict[str, Any]]:
     """In apply order: identity and configuration before the Deployment that uses them."""
     return [
         epp_service_account(model),
@@ -209,5 +208,5 @@ def endpoint_picker_objects(model: RoutedModel, node_selector: dict[str, str]) -
         epp_config_map(model),
         epp_service(model),
         epp_network_policy(model),
-        epp_deployment(model, node_selector),
+        epp_deployment(model, node_selector, image),
     ]

@@ -18,6 +18,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from catalogs.platform_images import PLATFORM_IMAGES
+
 from .charts import pinned_release
 from .edge_crds import AI_GATEWAY_CRD_URLS, ENVOY_GATEWAY_CRD_URLS, GATEWAY_API_CRD_URLS, INFERENCE_EXTENSION_CRD_URLS
 from .edge_epp import endpoint_picker_objects
@@ -54,6 +56,8 @@ class ServingEdgeArgs:
     depends_on: Sequence[pulumi.Resource] = ()
     # Set: per-client token and request limits shared by all replicas, counted in this Redis.
     global_limits: GlobalLimits | None = None
+    # The endpoint picker's image: the pinned tag, with the stack's digest in production.
+    endpoint_picker_image: str = PLATFORM_IMAGES["endpoint-picker"].reference(None)
 
 
 class ServingEdge(pulumi.ComponentResource):
@@ -137,7 +141,7 @@ class ServingEdge(pulumi.ComponentResource):
 
         pools = []
         for model in args.models:
-            for obj in endpoint_picker_objects(model, args.system_node_selector):
+            for obj in endpoint_picker_objects(model, args.system_node_selector, args.endpoint_picker_image):
                 _k8s_object(f"{name}-{model.name}-epp-{obj['kind'].lower()}", obj, child)
             pools.append(cr(f"{model.name}-pool", inference_pool(model)))
         route = cr("route", ai_gateway_route(args.models, args.timeouts, count_tokens=args.global_limits is not None), [gw, *pools])

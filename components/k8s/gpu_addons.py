@@ -18,13 +18,15 @@ import pulumi_aws as aws
 import pulumi_kubernetes as kubernetes
 
 from catalogs.gpu_scheduling import AMI_TYPE_LABEL, GPU_PRESENT_LABEL, gpu_toleration
+from catalogs.platform_images import PLATFORM_IMAGES
 from catalogs.platform_namespaces import AUTOSCALER_NAMESPACE as AUTOSCALER_NAMESPACE
 from catalogs.platform_namespaces import DEVICE_PLUGIN_NAMESPACE as DEVICE_PLUGIN_NAMESPACE
+from catalogs.policy_waivers import RUN_AS_ROOT_WAIVER
 from components.aws.eks_cluster import partition_of
 from components.aws.irsa import irsa_role
 
 DEVICE_PLUGIN_NAME = "nvidia-device-plugin"
-DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.1"
+DEVICE_PLUGIN_IMAGE = PLATFORM_IMAGES["nvidia-device-plugin"].reference(None)
 # Only these AMIs need our plugin: AL2023 NVIDIA ships driver and container toolkit but no plugin.
 DEVICE_PLUGIN_AMI_TYPES = ("AL2023_x86_64_NVIDIA",)
 KUBELET_DEVICE_PLUGINS_DIR = "/var/lib/kubelet/device-plugins"
@@ -50,6 +52,23 @@ def device_plugin_namespace() -> dict[str, Any]:
     }
 
 
+# Shared by the policy pack's waiver and checkov's: the one reason this workload runs as root.
+RUNS_AS_ROOT_BECAUSE = "it creates its socket in the root-owned kubelet device-plugins directory and opens /dev/nvidia*"
+
+
+def _checkov_waivers(image: str) -> list[str]:
+    waivers = [
+        "CKV_K8S_8=the device plugin serves no HTTP or exec probe target; kubelet re-registration is its health signal",
+        "CKV_K8S_9=the device plugin serves no HTTP or exec probe target; kubelet re-registration is its health signal",
+        f"CKV_K8S_40=runs as root: {RUNS_AS_ROOT_BECAUSE}",
+        f"CKV_K8S_23=runs as root: {RUNS_AS_ROOT_BECAUSE}",
+        "CKV_K8S_15=pinned release; Always would make every GPU node restart depend on nvcr.io being reachable",
+    ]
+    if "@sha256:" not in image:
+        waivers.append("CKV_K8S_43=staging runs the release tag; production pins its digest (platformImageDigests)")
+    return waivers
+
+
 def device_plugin_daemonset(image: str = DEVICE_PLUGIN_IMAGE) -> dict[str, Any]:
     labels = DEVICE_PLUGIN_LABELS
     gpu_nodes_needing_plugin = [
@@ -64,12 +83,9 @@ def device_plugin_daemonset(image: str = DEVICE_PLUGIN_IMAGE) -> dict[str, Any]:
             "namespace": DEVICE_PLUGIN_NAMESPACE,
             "labels": labels,
             "annotations": {
-                "checkov.io/skip1": "CKV_K8S_8=the device plugin serves no HTTP or exec probe target; kubelet re-registration is its health signal",
-                "checkov.io/skip2": "CKV_K8S_9=the device plugin serves no HTTP or exec probe target; kubelet re-registration is its health signal",
-                "checkov.io/skip3": "CKV_K8S_40=runs as root: it creates its socket in the root-owned kubelet device-plugins directory and opens /dev/nvidia*",
-                "checkov.io/skip4": "CKV_K8S_23=runs as root: it creates its socket in the root-owned kubelet device-plugins directory and opens /dev/nvidia*",
-                "checkov.io/skip5": "CKV_K8S_43=pinned to the immutable release tag; add the nvcr.io digest when the image is mirrored to ECR",
-                "checkov.io/skip6": "CKV_K8S_15=pinned release tag; Always would make every GPU node restart depend on nvcr.io being reachable",
+                # The policy pack's one waiver (policy/rules_k8s.py): the other restrictions still hold.
+                RUN_AS_ROOT_WAIVER: RUNS_AS_ROOT_BECAUSE,
+                **{f"checkov.io/skip{i}": waiver for i, waiver in enumerate(_checkov_waivers(image), start=1)},
             },
         },
         "spec": {
@@ -230,6 +246,8 @@ class GpuAddonsArgs:
     depends_on: Sequence[pulumi.Resource] = ()
     # The stack's permissions boundary (GithubCiIdentity.permissions_boundary_arn), carried by every role created here.
     permissions_boundary: pulumi.Input[str] | None = None
+    # The device plugin's image: the pinned tag, with the stack's digest in production.
+    device_plugin_image: str = DEVICE_PLUGIN_IMAGE
 
 
 class GpuAddons(pulumi.ComponentResource):
@@ -241,7 +259,7 @@ class GpuAddons(pulumi.ComponentResource):
 
         namespace = device_plugin_namespace()
         ns = kubernetes.core.v1.Namespace(f"{name}-device-plugin", metadata=namespace["metadata"], opts=k8s)
-        daemonset = device_plugin_daemonset()
+        daemonset = device_plugin_daemonset(args.device_plugin_image)
         kubernetes.apps.v1.DaemonSet(
             f"{name}-device-plugin",
             metadata=daemonset["metadata"],

@@ -15,6 +15,7 @@ import pulumi_kubernetes as kubernetes
 
 from catalogs.github_subjects import GithubRepository
 from catalogs.gpu_scheduling import SYSTEM_NODE_GROUP_NAME, gpu_node_labels
+from catalogs.platform_images import PLATFORM_IMAGES, PlatformImageName
 from components.aws.ci_deploy_edge import EdgeDeployScope
 from components.aws.ci_state_access import StateBackend
 from components.aws.ecr import ImageRepositoryArgs
@@ -143,6 +144,7 @@ def eks_cluster_args(cfg: StackConfig, stack: AwsStack, network: Network, ci: Gi
         log_retention_days=cfg.cluster.log_retention_days,
         protect_stateful=cfg.protect_stateful_resources,
         tags=platform_tags(cfg),
+        permissions_boundary=ci.permissions_boundary_arn,
     )
 
 
@@ -239,7 +241,13 @@ def gpu_addons_args(
         system_node_selector=SYSTEM_NODE_SELECTOR,
         depends_on=nodes_ready,
         permissions_boundary=ci.permissions_boundary_arn,
+        device_plugin_image=platform_image(cfg, "nvidia-device-plugin"),
     )
+
+
+def platform_image(cfg: StackConfig, name: PlatformImageName) -> str:
+    """A platform image's reference: its pinned tag, with the stack's digest for it when set."""
+    return PLATFORM_IMAGES[name].reference(cfg.platform_image_digests.get(name))
 
 
 def image_repository_args(cfg: StackConfig, stack: AwsStack, ci: GithubCiIdentity, node_groups: NodeGroups) -> ImageRepositoryArgs:

@@ -35,7 +35,7 @@ from components.k8s.vllm_service import IrsaTrust
 from infra.config import StackConfig
 from infra.config.edge import EdgeConfig
 
-from .aws import platform_tags
+from .aws import platform_image, platform_tags
 from .serving import vllm_model
 
 
@@ -182,4 +182,5 @@ def serving_edge_args(
         tier=cfg.tier,
         depends_on=depends_on,
         global_limits=global_limits(edge, redis_address),
+        endpoint_picker_image=platform_image(cfg, "endpoint-picker"),
     )

@@ -15,8 +15,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError
 
+from catalogs.platform_images import PLATFORM_IMAGES, PlatformImageName
+
 from .aws import ClusterConfig, EcrConfig, GithubConfig, GpuNodeGroupConfig, NetworkConfig, github_id_problems
-from .base import NAMESPACE, ConfigError, ConfigProblem, StrictModel, key_path, problems_from_validation_error
+from .base import NAMESPACE, ConfigError, ConfigProblem, ImageDigest, StrictModel, key_path, problems_from_validation_error
 from .ci_runners import CiRunnersConfig, ci_runner_problems
 from .delivery import ArgoCdConfig, ModelGateConfig, argocd_problems, model_gate_problems
 from .edge import EDGE_API_KEYS_CONFIG_KEY, EdgeConfig, edge_problems
@@ -54,6 +56,8 @@ class StackConfig(StrictModel):
     edge: EdgeConfig | None = None
     # GCP GPU VM path: unset or enabled: false means no GCP resources.
     gcp: GcpConfig | None = None
+    # Digests of the platform's own images (catalogs/platform_images.py), by name; production pins each one it runs.
+    platform_image_digests: dict[PlatformImageName, ImageDigest] = {}
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,8 @@ def _aws_platform_problems(cfg: StackConfig, env: Environment) -> list[ConfigPro
                 )
     if cfg.tier == "production" and not cfg.protect_stateful_resources:
         problems.append(ConfigProblem(key_path("protectStatefulResources"), False, "must be true when tier is production"))
+    if cfg.tier == "production":
+        problems += _unpinned_platform_images(cfg)
     problems += github_id_problems(cfg.tier, cfg.github)
 
     seen: set[str] = set()
@@ -109,6 +115,22 @@ def _aws_platform_problems(cfg: StackConfig, env: Environment) -> list[ConfigPro
             problems.append(ConfigProblem(key_path("gpuNodeGroups", i, "name"), group.name, "GPU node group names must be unique"))
         seen.add(group.name)
     return problems
+
+
+def _unpinned_platform_images(cfg: StackConfig) -> list[ConfigProblem]:
+    """Production pins every platform image it runs: the device plugin always, the endpoint picker with the edge."""
+    running: list[PlatformImageName] = ["nvidia-device-plugin"]
+    if cfg.edge is not None and cfg.edge.enabled:
+        running.append("endpoint-picker")
+    return [
+        ConfigProblem(
+            key_path("platformImageDigests", name),
+            None,
+            f"production pins {PLATFORM_IMAGES[name].reference(None)} by digest (sha256:<64 hex>; `crane digest` prints it)",
+        )
+        for name in running
+        if name not in cfg.platform_image_digests
+    ]
 
 
 def _delivery_problems(cfg: StackConfig, env: Environment) -> list[ConfigProblem]:

@@ -17,6 +17,8 @@ NAMESPACE = "ai-serving"
 # a model's node group are used as they are, so the full length; names that prefix derived names use a shorter limit
 # with `dns_label_pattern(n)`.
 DnsLabel = Annotated[str, Field(pattern=dns_label_pattern(DNS_LABEL_MAX_LENGTH))]
+# A container image's content address: a tag can be re-pushed, a digest cannot change.
+ImageDigest = Annotated[str, Field(pattern=r"^sha256:[a-f0-9]{64}$")]
 
 
 class StrictModel(BaseModel):

@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from catalogs.naming import dns_label_pattern
 
-from .base import DnsLabel, StrictModel
+from .base import DnsLabel, ImageDigest, StrictModel
 
 # Secret config keys of the serving layer (`pulumi config set --secret ai-serving:<key> ...`).
 HF_TOKEN_CONFIG_KEY = "huggingFaceToken"
@@ -69,7 +69,7 @@ class ImageConfig(StrictModel):
     repository: Annotated[str, Field(pattern=r"^([a-z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")]
     tag: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
     # The content address of the tag. Required in production (tags can be re-pushed; a digest cannot change).
-    digest: Annotated[str, Field(pattern=r"^sha256:[a-f0-9]{64}$")] | None = None
+    digest: ImageDigest | None = None
 
     @field_validator("tag")
     @classmethod

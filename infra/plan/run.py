@@ -9,8 +9,10 @@ from typing import Any
 from infra.config import StackConfig, load_stack_config
 from infra.config.aws import github_id_warnings
 from infra.config.edge import EDGE_API_KEYS_CONFIG_KEY, api_keys_stand_in
+from policy.model import Violation
 
 from .engine import ProgramEvaluation, evaluate
+from .policy_check import plan_violations
 from .readiness import placeholder_warnings
 from .render import kubernetes_objects, plan_document
 from .stackfile import read_stack_file
@@ -26,6 +28,8 @@ class Plan:
     # Placeholders in the stack file that would not deploy (see readiness.py), and settings staging tolerates
     # but production refuses.
     warnings: list[str]
+    # Mandatory policies of the policy pack (policy/) the plan's resources break.
+    violations: list[Violation]
 
 
 def build_plan(project_dir: Path, stack: str) -> Plan:
@@ -57,10 +61,12 @@ def build_plan(project_dir: Path, stack: str) -> Plan:
             autonaming=stack_file.autonaming,
         ),
     )
+    document = plan_document(stack_file.project, stack, evaluation)
     return Plan(
         cfg,
         evaluation,
-        plan_document(stack_file.project, stack, evaluation),
+        document,
         kubernetes_objects(evaluation),
         placeholder_warnings(stack_file.config) + github_id_warnings(cfg.tier, cfg.github),
+        plan_violations(document, cfg.tier),
     )
