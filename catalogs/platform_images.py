@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-PlatformImageName = Literal["nvidia-device-plugin", "endpoint-picker"]
+PlatformImageName = Literal["nvidia-device-plugin", "endpoint-picker", "fluent-bit"]
 
 
 @dataclass(frozen=True)
@@ -29,4 +29,7 @@ PLATFORM_IMAGES: dict[PlatformImageName, PlatformImage] = {
     # The Gateway API Inference Extension's endpoint picker (components/k8s/edge_epp.py), one per routed model;
     # its version is the extension's (edge_crds.INFERENCE_EXTENSION_VERSION).
     "endpoint-picker": PlatformImage("registry.k8s.io/gateway-api-inference-extension/epp", "v1.0.2"),
+    # Fluent Bit shipping pod and node logs (components/k8s/cluster_logs.py): the image the pinned
+    # aws-for-fluent-bit chart (0.2.0) defaults to.
+    "fluent-bit": PlatformImage("public.ecr.aws/aws-observability/aws-for-fluent-bit", "3.2.1"),
 }

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from catalogs.platform_images import PLATFORM_IMAGES
 from components.k8s.cluster_logs import (
     FLUENT_BIT,
     FLUENT_BIT_SERVICE_ACCOUNT,
@@ -147,8 +148,27 @@ def test_the_chart_defaults_the_values_rely_on() -> None:
     assert defaults["filter"]["match"] == "kube.*"
     # The journal lives under /var/log on AL2023 nodes: the chart's /var/log hostPath mount reaches it.
     assert {"name": "varlog", "mountPath": "/var/log"} in defaults["volumeMounts"]
-    values = fluent_bit_values("c", "us-west-2", "arn:aws:iam::1:role/r")
+    values = fluent_bit_values("c", "us-west-2", "arn:aws:iam::1:role/r", PLATFORM_IMAGES["fluent-bit"])
     assert values["cloudWatchLogs"]["region"] == "us-west-2" and "region              us-west-2" in values["additionalOutputs"]
+    # The pinned image is the one the pinned chart ships with.
+    assert (values["image"]["repository"], values["image"]["tag"]) == (defaults["image"]["repository"], defaults["image"]["tag"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_production_runs_fluent_bit_by_digest(stack: str) -> None:
+    [release] = _component_children(stack, "kubernetes:helm.sh/v3:Release")
+    tag = release["inputs"]["values"]["image"]["tag"]
+    digest = stack_config(stack).get("platformImageDigests", {}).get("fluent-bit")
+    assert tag == (f"{PLATFORM_IMAGES['fluent-bit'].tag}@{digest}" if stack == "production" else PLATFORM_IMAGES["fluent-bit"].tag)
+    assert stack == "staging" or digest.startswith("sha256:")
+
+
+def test_production_refuses_an_unpinned_fluent_bit() -> None:
+    raw = stack_config("production")
+    raw["platformImageDigests"] = {k: v for k, v in raw["platformImageDigests"].items() if k != "fluent-bit"}
+    with pytest.raises(ConfigError) as err:
+        load_stack_config(raw, REGIONS["production"])
+    assert "platformImageDigests.fluent-bit" in str(err.value)
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -25,6 +25,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as kubernetes
 
+from catalogs.platform_images import PlatformImage
 from catalogs.platform_namespaces import LOGGING_NAMESPACE
 from components.aws.eks_cluster import partition_of
 from components.aws.encrypted_log_group import EncryptedLogGroupSpec, encrypted_log_group
@@ -32,7 +33,7 @@ from components.aws.irsa import irsa_role
 
 from .charts import Chart, pinned_release
 
-FLUENT_BIT = Chart("aws-for-fluent-bit", "0.2.0", "https://aws.github.io/eks-charts", LOGGING_NAMESPACE)  # image aws-for-fluent-bit 3.2.1
+FLUENT_BIT = Chart("aws-for-fluent-bit", "0.2.0", "https://aws.github.io/eks-charts", LOGGING_NAMESPACE)
 FLUENT_BIT_SERVICE_ACCOUNT = "fluent-bit"
 # The journal units collected from every node.
 NODE_UNITS = ("kubelet.service", "containerd.service")
@@ -104,9 +105,11 @@ def _node_output(region: str, group: str) -> str:
     )
 
 
-def fluent_bit_values(cluster_name: str, region: str, role_arn: str) -> dict[str, Any]:
+def fluent_bit_values(cluster_name: str, region: str, role_arn: str, image: PlatformImage, digest: str | None = None) -> dict[str, Any]:
     return {
         "fullnameOverride": "fluent-bit",
+        # The chart renders `<repository>:<tag>`: a digest rides on the tag (`3.2.1@sha256:...`).
+        "image": {"repository": image.repository, "tag": f"{image.tag}@{digest}" if digest else image.tag, "pullPolicy": "IfNotPresent"},
         "serviceAccount": {"create": True, "name": FLUENT_BIT_SERVICE_ACCOUNT, "annotations": {"eks.amazonaws.com/role-arn": role_arn}},
         # Container logs (the chart's tail input on /var/log/containers, tagged kube.*) with Kubernetes metadata.
         "input": {"enabled": True},
@@ -157,6 +160,9 @@ class ClusterLogsArgs:
     tags: dict[str, str]
     # Production: the log groups and their keys survive `pulumi destroy` and cannot be replaced by accident.
     protect: bool
+    # Fluent Bit's image, and its digest (production pins it: platformImageDigests).
+    image: PlatformImage
+    image_digest: str | None = None
     # The stack's permissions boundary, carried by the Fluent Bit role.
     permissions_boundary: pulumi.Input[str] | None = None
     # Nodes for the DaemonSet's pods.
@@ -210,7 +216,7 @@ class ClusterLogs(pulumi.ComponentResource):
         # Kubernetes children use the provider the caller passes in `providers`; AWS children the default one.
         on_cluster = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         namespace = kubernetes.core.v1.Namespace(f"{name}-ns", metadata=logging_namespace()["metadata"], opts=on_cluster)
-        values = role.arn.apply(lambda arn: fluent_bit_values(cluster, args.region, arn))
+        values = role.arn.apply(lambda arn: fluent_bit_values(cluster, args.region, arn, args.image, args.image_digest))
         pinned_release(
             self,
             name,

@@ -218,6 +218,8 @@ def cluster_logs_args(
         retention_days=cfg.cluster.workload_log_retention_days,
         tags=platform_tags(cfg),
         protect=cfg.protect_stateful_resources,
+        image=PLATFORM_IMAGES["fluent-bit"],
+        image_digest=cfg.platform_image_digests.get("fluent-bit"),
         permissions_boundary=ci.permissions_boundary_arn,
         depends_on=nodes_ready,
     )
