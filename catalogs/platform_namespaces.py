@@ -10,8 +10,17 @@ DEVICE_PLUGIN_NAMESPACE = "nvidia-device-plugin"
 AUTOSCALER_NAMESPACE = "kube-system"
 ENVOY_GATEWAY_NAMESPACE = "envoy-gateway-system"
 AI_GATEWAY_NAMESPACE = "envoy-ai-gateway-system"
+LOGGING_NAMESPACE = "logging"
 
 # Listed whether or not the stack enables the add-on, so enabling one later cannot find an application already there.
 PLATFORM_NAMESPACES = frozenset(
-    {MONITORING_NAMESPACE, ROLLOUTS_NAMESPACE, DEVICE_PLUGIN_NAMESPACE, AUTOSCALER_NAMESPACE, ENVOY_GATEWAY_NAMESPACE, AI_GATEWAY_NAMESPACE}
+    {
+        MONITORING_NAMESPACE,
+        ROLLOUTS_NAMESPACE,
+        DEVICE_PLUGIN_NAMESPACE,
+        AUTOSCALER_NAMESPACE,
+        ENVOY_GATEWAY_NAMESPACE,
+        AI_GATEWAY_NAMESPACE,
+        LOGGING_NAMESPACE,
+    }
 )

@@ -24,6 +24,7 @@ from components.gcp.gpu_vm import GpuVm
 from components.gcp.network import GcpNetwork
 from components.gcp.pulumi_ci_identity import PulumiCiIdentity
 from components.k8s.argocd import ArgoCd
+from components.k8s.cluster_logs import ClusterLogs
 from components.k8s.edge_controllers import EdgeControllers
 from components.k8s.edge_gateway import ServingEdge
 from components.k8s.gpu_addons import GpuAddons
@@ -33,6 +34,7 @@ from components.k8s.serving_addons import ServingAddons
 from components.k8s.vllm_service import IrsaTrust, VllmService
 from infra.args.aws import (
     AwsStack,
+    cluster_logs_args,
     eks_addons_args,
     eks_cluster_args,
     github_ci_identity_args,
@@ -118,6 +120,8 @@ def build_aws_platform(cfg: StackConfig) -> AwsPlatform:
     # Kubernetes workloads wait for these: nodes to run on and cluster DNS.
     nodes_ready = [*node_groups.ready, *eks_addons.ready]
     gpu_addons = GpuAddons("gpu-addons", gpu_addons_args(cfg, stack, cluster, ci, k8s_provider, nodes_ready))
+    # Pod and node logs to CloudWatch Logs (KMS, retention from config).
+    logs = ClusterLogs("logs", cluster_logs_args(cfg, stack, cluster, ci, nodes_ready), pulumi.ResourceOptions(providers=[k8s_provider]))
     PreviewAccess("ci-preview", k8s_provider, preview_api_groups(cfg))
     image_repository = ImageRepository("ecr", image_repository_args(cfg, stack, ci, node_groups))
     pulumi.export("imageRepositoryUrl", image_repository.repository_url)
@@ -132,6 +136,8 @@ def build_aws_platform(cfg: StackConfig) -> AwsPlatform:
     pulumi.export("oidcProviderArn", cluster.oidc_provider_arn)
     pulumi.export("nodeRoleArn", node_groups.node_role_arn)
     pulumi.export("clusterAutoscalerRoleArn", gpu_addons.autoscaler_role_arn)
+    pulumi.export("podLogGroup", logs.pod_log_group_name)
+    pulumi.export("nodeLogGroup", logs.node_log_group_name)
     pulumi.export("gpuNodeGroups", {name: group.arn for name, group in node_groups.gpu_groups.items()})
     return AwsPlatform(
         k8s_provider=k8s_provider,

@@ -208,6 +208,13 @@ def _binary_labels(expr: pq.BinaryExpr, series: dict[str, frozenset[str]]) -> fr
         missing = frozenset(matching.labels) - (lhs & rhs)
         assert not missing, f"{expr.prettify()}: on({sorted(missing)}) names labels one side does not carry"
     if matching is not None and op not in COMPARISONS | SET_OPERATORS:
+        # group_left/group_right: the result keeps every label of the "many" side (plus the listed ones of the other).
+        modifier = expr.modifier
+        assert modifier is not None
+        if modifier.card == pq.VectorMatchCardinality.ManyToOne:
+            return lhs | (frozenset(modifier.group_labels or []) & rhs)
+        if modifier.card == pq.VectorMatchCardinality.OneToMany:
+            return rhs | (frozenset(modifier.group_labels or []) & lhs)
         listed = frozenset(matching.labels)
         return listed & lhs if matching.type == pq.LabelModifierType.Include else lhs - listed
     return lhs

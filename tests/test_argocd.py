@@ -84,7 +84,15 @@ def test_rendered_project_of_each_stack_denies_every_platform_namespace() -> Non
         ev = run(functools.partial(_register, args), stack=stack)
         project = next(r for r in of_type(ev, "kubernetes:argoproj.io/v1alpha1:AppProject"))
         denied = {d["namespace"][1:] for d in inputs(project)["spec"]["destinations"] if d["namespace"].startswith("!")}
-        platform = {"monitoring", "argo-rollouts", "nvidia-device-plugin", "kube-system", "envoy-gateway-system", "envoy-ai-gateway-system"}
+        platform = {
+            "monitoring",
+            "argo-rollouts",
+            "nvidia-device-plugin",
+            "kube-system",
+            "envoy-gateway-system",
+            "envoy-ai-gateway-system",
+            "logging",
+        }
         assert denied == platform | {cfg.serving.namespace, cfg.argocd.namespace}, stack
 
 

@@ -22,7 +22,7 @@ from infra.cli import main
 from infra.plan.diff import diff_plans, render_markdown, render_text
 from infra.plan.render import plan_document
 from infra.plan.standins import UnknownInvokeError
-from tests.harness import PROJECT_DIR, run
+from tests.harness import PROJECT_DIR, run, stack_config
 
 CONTRACT_FIELDS = {
     "urn",
@@ -256,14 +256,20 @@ def test_every_kms_key_has_an_explicit_policy_and_every_log_group_a_key(plans: d
     resources = _document(plans[stack])["resources"]
     keys = [r for r in resources if r["type"] == "aws:kms/key:Key"]
     log_groups = [r for r in resources if r["type"] == "aws:cloudwatch/logGroup:LogGroup"]
-    assert len(keys) >= 4 and len(log_groups) == 2
+    # Control-plane, flow, pod and node logs.
+    assert len(keys) >= 6 and len(log_groups) == 4
     for key in keys:
         statements = json.loads(key["inputs"]["policy"])["Statement"]
         # Never the default "kms:*" for the account: every statement names its actions.
         assert all("kms:*" not in s["Action"] for s in statements), key["name"]
+    workload_retention = stack_config(stack)["cluster"].get("workloadLogRetentionDays", 30)
     for group in log_groups:
         assert group["inputs"]["kmsKeyId"].startswith("arn:aws:kms:"), group["name"]
-        assert group["inputs"]["retentionInDays"] >= 90, group["name"]
+        workload = group["inputs"]["name"].endswith(("/pods", "/nodes"))
+        if workload:
+            assert group["inputs"]["retentionInDays"] == workload_retention, group["name"]
+        else:
+            assert group["inputs"]["retentionInDays"] >= 90, group["name"]
 
 
 def test_placeholder_digests_are_reported_with_their_key() -> None:

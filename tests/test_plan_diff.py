@@ -80,8 +80,12 @@ def test_gpu_max_size_change_from_the_stack_file_is_an_update_showing_2_to_4() -
     text = render_text(result)
     assert "scalingConfig.maxSize: 2 → 4" in text
     # Real plans carry the cost section: two more spot g6.2xlarge nodes at max scale, nothing at min.
+    old, new = base["cost"]["totals"], head["cost"]["totals"]
+    assert new["min"] == old["min"] and new["max"] > old["max"]
     cost_line = next(line for line in text.splitlines() if line.startswith("cost/month"))
-    assert cost_line.startswith("cost/month min $1,005 → $1,005 (+$0), max $1,456 → $2,201 (+$7")
+    assert cost_line.startswith(
+        f"cost/month min ${old['min']:,.0f} → ${new['min']:,.0f} (+$0), max ${old['max']:,.0f} → ${new['max']:,.0f}"
+    )
     assert "nodes-gpu-l4: g6.2xlarge spot (estimate: 50% off on-demand) instance-hours" in text
     assert not result.of(Operation.REPLACE) and not result.of(Operation.DELETE)
 

@@ -101,7 +101,8 @@ def test_everything_waits_for_the_nodes_and_uses_the_provider(evaluation: Progra
     nodes = one(evaluation, "kubernetes:core/v1:ConfigMap", "nodes-ready").urn
     component = one(evaluation, "ai-serving:k8s:ServingAddons", "serving")
     children = [r for r in evaluation.resources if r.parent == component.urn]
-    # 3 namespaces, 2 CRD groups, 4 Secrets (Alertmanager, heartbeat, rollout notifications, HF token), 4 releases, the alert rules.
+    # 3 namespaces, 2 CRD groups, 4 Secrets (Alertmanager, heartbeat, rollout notifications, HF token), 4 releases,
+    # the alert rules, 2 dashboards.
     assert len(children) == 14
     for child in children:
         assert nodes in child.dependencies, child.name

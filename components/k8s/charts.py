@@ -27,7 +27,7 @@ class Chart:
 
 
 def pinned_release(
-    parent: pulumi.Resource, prefix: str, chart: Chart, values: dict[str, Any], depends_on: list[pulumi.Resource]
+    parent: pulumi.Resource, prefix: str, chart: Chart, values: pulumi.Input[dict[str, Any]], depends_on: list[pulumi.Resource]
 ) -> k8s.helm.v3.Release:
     """`<prefix>-<chart>`: the chart at its pinned version in its namespace (created by the program), CRDs skipped."""
     # An OCI chart is referenced by its full path; an HTTP chart by name in its repository's index.

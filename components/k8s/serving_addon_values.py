@@ -13,6 +13,7 @@ from catalogs.gpu_scheduling import GPU_PRESENT_LABEL, gpu_toleration
 from catalogs.platform_namespaces import MONITORING_NAMESPACE as MONITORING_NAMESPACE
 from catalogs.platform_namespaces import ROLLOUTS_NAMESPACE as ROLLOUTS_NAMESPACE
 from components.k8s.charts import Chart
+from components.k8s.monitoring_values import eks_scrape_values, grafana_values
 from components.k8s.rollout_notifications import notification_values
 
 Tier = Literal["staging", "production"]
@@ -190,8 +191,8 @@ def kube_prometheus_stack_values(tier: Tier, retention_days: int, heartbeat: boo
         },
         # GpuNodeNotReady tells GPU nodes by this label (kube_node_labels exports only allow-listed labels).
         "kube-state-metrics": {"metricLabelsAllowlist": [f"nodes=[{GPU_PRESENT_LABEL}]"]},
-        # Empty: the Grafana chart generates a random admin password into its Secret (not the chart's default).
-        "grafana": {"adminPassword": ""},
+        "grafana": grafana_values(),
+        **eks_scrape_values(),
     }
 
 

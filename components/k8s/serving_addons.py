@@ -1,6 +1,6 @@
 """Cluster add-ons the served models rely on: Argo Rollouts, kube-prometheus-stack (Prometheus, Alertmanager to
-Discord, Grafana), prometheus-adapter (the HPA's queue metric), DCGM exporter, the vLLM/GPU alert rules, the
-models' namespace and the Hugging Face token Secret.
+Discord, Grafana with the models' and GPUs' dashboards), prometheus-adapter (the HPA's queue metric), DCGM
+exporter, the vLLM/GPU alert rules, the models' namespace and the Hugging Face token Secret.
 
 CRDs are Pulumi resources declared first (from the upstream release matching each pinned chart), and every
 chart and custom resource depends on them, so a first `pulumi up` on an empty cluster succeeds in one pass.
@@ -18,6 +18,7 @@ import pulumi_kubernetes as k8s
 from components.k8s.objects import custom_resource
 
 from .charts import pinned_release
+from .grafana_dashboards import dashboard_config_maps
 from .rollout_notifications import NOTIFICATION_SECRET_KEY, notification_secret_metadata
 from .serving_addon_values import (
     ARGO_ROLLOUTS,
@@ -169,6 +170,15 @@ class ServingAddons(pulumi.ComponentResource):
         custom_resource(
             f"{name}-vllm-alerts", rules, pulumi.ResourceOptions(parent=self, depends_on=[*after, self.monitoring_crds, ns_monitoring])
         )
+
+        # Dashboards: the Grafana sidecar of kube-prometheus-stack loads them from these ConfigMaps.
+        for config_map in dashboard_config_maps(models_ns):
+            k8s.core.v1.ConfigMap(
+                f"{name}-{config_map['metadata']['name']}",
+                metadata=config_map["metadata"],
+                data=config_map["data"],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, ns_monitoring]),
+            )
 
         self.models_namespace = models_ns
         self.monitoring_namespace = MONITORING_NAMESPACE

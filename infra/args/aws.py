@@ -34,6 +34,7 @@ from components.aws.node_groups import (
 )
 from components.aws.rate_limit_redis import rate_limit_redis_name
 from components.aws.stack_names import stack_name_prefix
+from components.k8s.cluster_logs import FLUENT_BIT_IMAGE, ClusterLogsArgs
 from components.k8s.gpu_addons import DEVICE_PLUGIN_IMAGE, GpuAddonsArgs
 from components.moved_children import MovedChildren
 from infra.args.cost import aws_budget_name
@@ -205,6 +206,23 @@ def eks_addons_args(cfg: StackConfig, cluster: EksCluster, node_groups: NodeGrou
         depends_on=node_groups.ready,
         tags=platform_tags(cfg),
         moved_from=COREDNS_MOVED_FROM,
+    )
+
+
+def cluster_logs_args(
+    cfg: StackConfig, stack: AwsStack, cluster: EksCluster, ci: GithubCiIdentity, nodes_ready: Sequence[pulumi.Resource]
+) -> ClusterLogsArgs:
+    return ClusterLogsArgs(
+        cluster_name=cfg.cluster.name,
+        region=stack.region,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_provider_url=cluster.oidc_provider_url,
+        retention_days=cfg.cluster.workload_log_retention_days,
+        tags=platform_tags(cfg),
+        protect=cfg.protect_stateful_resources,
+        image=platform_image(cfg, "fluent-bit", FLUENT_BIT_IMAGE),
+        permissions_boundary=ci.permissions_boundary_arn,
+        depends_on=nodes_ready,
     )
 
 

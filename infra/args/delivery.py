@@ -14,7 +14,7 @@ from infra.config.delivery import ArgoCdConfig
 
 def platform_namespaces(cfg: StackConfig) -> tuple[str, ...]:
     """Namespaces the platform itself runs in, which no Argo CD application may deploy into: the add-ons'
-    (monitoring, Argo Rollouts, the device plugin, the autoscaler in kube-system), the edge's gateways, and the
+    (monitoring, Argo Rollouts, the device plugin, the autoscaler in kube-system, logging), the edge's gateways, and the
     model servers' (serving.namespace). Listed whether or not the stack enables the add-on, so enabling one later
     cannot find an application already there."""
     serving = {cfg.serving.namespace} if cfg.serving is not None else set()

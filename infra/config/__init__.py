@@ -124,8 +124,9 @@ def _aws_platform_problems(cfg: StackConfig, env: Environment) -> list[ConfigPro
 
 
 def _unpinned_platform_images(cfg: StackConfig) -> list[ConfigProblem]:
-    """Production pins every platform image it runs: the device plugin always, the endpoint picker with the edge."""
-    running: list[PlatformImageName] = ["nvidia-device-plugin"]
+    """Production pins every platform image it runs: the device plugin and Fluent Bit always, the endpoint picker
+    with the edge."""
+    running: list[PlatformImageName] = ["nvidia-device-plugin", "fluent-bit"]
     if cfg.edge is not None and cfg.edge.enabled:
         running.append("endpoint-picker")
     return [

@@ -172,8 +172,10 @@ class ClusterConfig(StrictModel):
     system_node_group: SystemNodeGroupConfig
     # Retention of the control-plane logs (CloudWatch group /aws/eks/<name>/cluster); CloudWatch accepts only these values.
     log_retention_days: int = 90
+    # Retention of the pod and node logs (CloudWatch groups /aws/eks/<name>/pods and /aws/eks/<name>/nodes).
+    workload_log_retention_days: int = 30
 
-    @field_validator("log_retention_days")
+    @field_validator("log_retention_days", "workload_log_retention_days")
     @classmethod
     def _cloudwatch_retention(cls, v: int) -> int:
         return cloudwatch_retention(v)

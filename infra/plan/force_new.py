@@ -85,6 +85,7 @@ _COMPONENTS = {
         "gcp": ("GithubWorkloadIdentity", "GpuVm", "Network", "ProjectBudget", "PulumiCiIdentity"),
         "k8s": (
             "ArgoCd",
+            "ClusterLogs",
             "EdgeControllers",
             "GpuAddons",
             "PreviewAccess",
