@@ -84,6 +84,7 @@ _COMPONENTS = {
         "gcp": ("GithubWorkloadIdentity", "GpuVm", "Network", "PulumiCiIdentity"),
         "k8s": (
             "ArgoCd",
+            "ClusterLogs",
             "EdgeControllers",
             "GpuAddons",
             "PreviewAccess",
