@@ -213,6 +213,20 @@ def images_of(node: Any) -> list[str]:
     return []
 
 
+def value_images(values: Any) -> list[tuple[str, str]]:
+    """(repository, tag) of every image a release's values set (`image: {repository, tag}`), charts' defaults aside."""
+    if isinstance(values, dict):
+        own = (
+            [(values["repository"], values["tag"])]
+            if isinstance(values.get("repository"), str) and isinstance(values.get("tag"), str)
+            else []
+        )
+        return own + [image for v in values.values() for image in value_images(v)]
+    if isinstance(values, list):
+        return [image for v in values for image in value_images(v)]
+    return []
+
+
 def deployed_pins() -> set[Pin]:
     """Charts, CRD release files and container images of both stacks' offline plans."""
     pins: set[Pin] = set()
@@ -226,6 +240,9 @@ def deployed_pins() -> set[Pin]:
                     pins.add(Pin("github-releases", OCI_CHART_RELEASES[chart["chart"]], None, chart["version"]))
                 else:
                     pins.add(Pin("helm", chart["chart"], chart["repositoryOpts"]["repo"], chart["version"]))
+                for repository, tag in value_images(chart.get("values", {})):
+                    version, _, digest = tag.partition("@")
+                    pins.add(Pin("docker", repository, None, version, digest or None))
             elif resource.type == CONFIG_GROUP:
                 for url in inputs(resource)["files"]:
                     source = RAW_GITHUB.fullmatch(url) or RELEASE_DOWNLOAD.fullmatch(url)

@@ -103,7 +103,7 @@ def test_everything_waits_for_the_nodes_and_uses_the_provider(evaluation: Progra
     children = [r for r in evaluation.resources if r.parent == component.urn]
     # 3 namespaces, 2 CRD groups, 4 Secrets (Alertmanager, heartbeat, rollout notifications, HF token), 4 releases,
     # the alert rules, 2 dashboards.
-    assert len(children) == 14
+    assert len(children) == 16
     for child in children:
         assert nodes in child.dependencies, child.name
         assert child.provider is not None and child.provider.endswith("::k8s"), child.name
