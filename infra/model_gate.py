@@ -14,7 +14,6 @@ is a pure function of the served models and the files under the repository direc
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Annotated, Protocol
 from pydantic import Field, ValidationError, model_validator
 
 from infra.config.base import ConfigProblem, StrictModel, key_path
+from infra.input_files import InputFileError, load_strict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = "models"
@@ -110,10 +110,12 @@ def _relative(path: Path, repo_dir: Path) -> str:
 def load_thresholds(repo_dir: Path) -> Thresholds | ConfigProblem:
     path = repo_dir / THRESHOLDS_FILE
     try:
-        return Thresholds.model_validate(json.loads(path.read_text()))
-    except FileNotFoundError:
-        return ConfigProblem(THRESHOLDS_FILE, None, "the model gate needs this file (metric thresholds); see docs/delivery.md")
-    except (json.JSONDecodeError, ValidationError) as err:
+        if not path.is_file():
+            return ConfigProblem(THRESHOLDS_FILE, None, "the model gate needs this file (metric thresholds); see docs/delivery.md")
+        return Thresholds.model_validate(load_strict(path, THRESHOLDS_FILE))
+    except InputFileError as err:
+        return ConfigProblem(THRESHOLDS_FILE, "<invalid>", f"not a valid thresholds file: {'; '.join(err.problems)}")
+    except ValidationError as err:
         return ConfigProblem(THRESHOLDS_FILE, "<invalid>", f"not a valid thresholds file: {_first_line(err)}")
 
 
@@ -122,11 +124,13 @@ def load_record(repo_dir: Path, name: str, version: str) -> ModelRecord | str | 
     path = record_path(repo_dir, name, version)
     if not path.resolve().is_relative_to((repo_dir / MODELS_DIR).resolve()):
         return "name and version must not leave the models/ directory"
-    try:
-        record = ModelRecord.model_validate(json.loads(path.read_text()))
-    except FileNotFoundError:
+    if not path.is_file():
         return None
-    except (json.JSONDecodeError, ValidationError) as err:
+    try:
+        record = ModelRecord.model_validate(load_strict(path, _relative(path, repo_dir)))
+    except InputFileError as err:
+        return f"not a valid model record: {'; '.join(err.problems)}"
+    except ValidationError as err:
         return f"{_relative(path, repo_dir)} is not a valid model record: {_first_line(err)}"
     if (record.model, record.version) != (name, version):
         return f"{_relative(path, repo_dir)} describes {record.model}@{record.version}, not {name}@{version}"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as kubernetes
 
+from components.aws.budget import StackBudget
 from components.aws.ecr import ImageRepository
 from components.aws.edge_certificate import EdgeCertificate
 from components.aws.eks_addons import EksAddons
@@ -16,6 +17,7 @@ from components.aws.github_ci_identity import GithubCiIdentity
 from components.aws.network import Network
 from components.aws.node_groups import NodeGroups
 from components.aws.rate_limit_redis import RateLimitRedis
+from components.gcp.budget import ProjectBudget
 from components.gcp.deploy_access import service_account_deploy_access
 from components.gcp.github_workload_identity import GithubWorkloadIdentity
 from components.gcp.gpu_vm import GpuVm
@@ -41,6 +43,7 @@ from infra.args.aws import (
     network_args,
     node_groups_args,
 )
+from infra.args.cost import aws_budget_args, gcp_budget_args
 from infra.args.delivery import argocd_args, platform_namespaces
 from infra.args.edge import (
     edge_certificate_args,
@@ -53,7 +56,7 @@ from infra.args.edge import (
 )
 from infra.args.gcp import gcp_network_args, github_workload_identity_args, gpu_vm_args, pulumi_ci_identity_args
 from infra.args.serving import serving_addons_args, vllm_service_args
-from infra.config import StackConfig, load_stack_config, read_pulumi_config
+from infra.config import StackConfig, aws_default_tags, load_stack_config, read_pulumi_config
 from infra.config.edge import EDGE_API_KEYS_CONFIG_KEY
 from infra.config.gcp import APP_ENV_SECRET_KEY
 from infra.config.serving import DISCORD_WEBHOOK_CONFIG_KEY, HEARTBEAT_URL_CONFIG_KEY, HF_TOKEN_CONFIG_KEY
@@ -77,8 +80,9 @@ class AwsPlatform:
 
 
 def main() -> None:
-    raw, region, encrypted_keys = read_pulumi_config(*stack_config_values())
-    cfg = load_stack_config(raw, region, encrypted_keys, pulumi.get_stack())
+    values, secret_keys = stack_config_values()
+    raw, region, encrypted_keys = read_pulumi_config(values, secret_keys)
+    cfg = load_stack_config(raw, region, encrypted_keys, pulumi.get_stack(), aws_default_tags(values))
     build(cfg)
 
 
@@ -88,6 +92,17 @@ def build(cfg: StackConfig) -> None:
     build_edge(cfg, platform, serving)
     build_gcp(cfg)
     build_delivery(cfg, platform)
+    build_budgets(cfg)
+
+
+def build_budgets(cfg: StackConfig) -> None:
+    """AWS Budgets (and Cloud Billing, with GCP) watch real spend against the configured monthly budgets."""
+    aws_budget = aws_budget_args(cfg, pulumi.get_stack())
+    if aws_budget is not None:
+        StackBudget("cost", aws_budget)
+    gcp_budget = gcp_budget_args(cfg)
+    if gcp_budget is not None:
+        ProjectBudget("gcp-cost", gcp_budget)
 
 
 def build_aws_platform(cfg: StackConfig) -> AwsPlatform:

@@ -15,7 +15,7 @@ from tests.harness import PROJECT_DIR
 README = PROJECT_DIR / "README.md"
 DOCS = [README, *sorted((PROJECT_DIR / "docs").glob("*.md"))]
 # Keys of the providers' own namespaces that the README documents next to ours.
-PROVIDER_KEYS = {"aws:region", "gcp:project"}
+PROVIDER_KEYS = {"aws:defaultTags", "aws:region", "gcp:project"}
 
 
 def _models_in(annotation: object) -> list[type[BaseModel]]:

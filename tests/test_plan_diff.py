@@ -79,7 +79,14 @@ def test_gpu_max_size_change_from_the_stack_file_is_an_update_showing_2_to_4() -
     assert group.operation is Operation.UPDATE and not group.blocked
     text = render_text(result)
     assert "scalingConfig.maxSize: 2 → 4" in text
-    assert "cost: not in base plan" in text or "cost: not in either plan" in text
+    # Real plans carry the cost section: two more spot g6.2xlarge nodes at max scale, nothing at min.
+    old, new = base["cost"]["totals"], head["cost"]["totals"]
+    assert new["min"] == old["min"] and new["max"] > old["max"]
+    cost_line = next(line for line in text.splitlines() if line.startswith("cost/month"))
+    assert cost_line.startswith(
+        f"cost/month min ${old['min']:,.0f} → ${new['min']:,.0f} (+$0), max ${old['max']:,.0f} → ${new['max']:,.0f}"
+    )
+    assert "nodes-gpu-l4: g6.2xlarge spot (estimate: 50% off on-demand) instance-hours" in text
     assert not result.of(Operation.REPLACE) and not result.of(Operation.DELETE)
 
 

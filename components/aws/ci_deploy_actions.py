@@ -172,3 +172,7 @@ LOGS_WRITE_ACTIONS = (
     "logs:TagResource",
     "logs:UntagResource",
 )
+
+# AWS Budgets: the stack's budget (components/aws/budget.py). CreateBudget, UpdateBudget, DeleteBudget and the
+# notification calls all authorize as budgets:ModifyBudget (AWS Budgets "Actions, resources and condition keys").
+BUDGET_ACTIONS = ("budgets:ModifyBudget", "budgets:ViewBudget", "budgets:TagResource", "budgets:UntagResource")

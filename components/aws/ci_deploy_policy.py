@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .ci_deploy_actions import (
+    BUDGET_ACTIONS,
     ECR_MANAGE_ACTIONS,
     EKS_WRITE_ACTIONS,
     IAM_ATTACH_ACTIONS,
@@ -94,6 +95,8 @@ class DeployScope:
     state_backend: StateBackend | None = None
     # The serving edge's AWS resources, when the stack has an edge.
     edge: EdgeDeployScope | None = None
+    # The stack's AWS Budgets budget (components/aws/budget.py), when it has one.
+    budget_name: str | None = None
 
 
 def deploy_policy(scope: DeployScope) -> PolicyDocument:
@@ -205,6 +208,18 @@ def deploy_policy(scope: DeployScope) -> PolicyDocument:
             "Action": list(ECR_MANAGE_ACTIONS),
             "Resource": ecr_repository_arn(region, acct, scope.repository_name),
         },
+        *(
+            [
+                {
+                    "Sid": "StackBudget",
+                    "Effect": "Allow",
+                    "Action": list(BUDGET_ACTIONS),
+                    "Resource": f"arn:aws:budgets::{acct}:budget/{scope.budget_name}",
+                }
+            ]
+            if scope.budget_name is not None
+            else []
+        ),
         # CreateKey has no resource to scope; keys are then managed by ARN (their ids are generated).
         {"Sid": "CreateKeys", "Effect": "Allow", "Action": ["kms:CreateKey"], "Resource": "*", "Condition": in_region},
         {

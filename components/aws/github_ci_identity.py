@@ -63,6 +63,8 @@ class GithubCiIdentityArgs:
     protect: bool
     # The serving edge's AWS resources the deploy role manages (None: no edge).
     edge: EdgeDeployScope | None = None
+    # The stack's AWS Budgets budget the deploy role manages (None: no budget).
+    budget_name: str | None = None
 
 
 def deploy_scope(args: GithubCiIdentityArgs, account_id: str, github_provider_arn: str) -> DeployScope:
@@ -79,6 +81,7 @@ def deploy_scope(args: GithubCiIdentityArgs, account_id: str, github_provider_ar
         network_policy_arn=network_policy_arn(account_id, args.name_prefix),
         state_backend=args.state_backend,
         edge=args.edge,
+        budget_name=args.budget_name,
     )
 
 

@@ -37,6 +37,7 @@ from components.aws.stack_names import stack_name_prefix
 from components.k8s.cluster_logs import FLUENT_BIT_IMAGE, ClusterLogsArgs
 from components.k8s.gpu_addons import DEVICE_PLUGIN_IMAGE, GpuAddonsArgs
 from components.moved_children import MovedChildren
+from infra.args.cost import aws_budget_name
 from infra.config import StackConfig
 from infra.config.aws import (
     ClusterConfig,
@@ -109,6 +110,7 @@ def github_ci_identity_args(cfg: StackConfig, stack: AwsStack) -> GithubCiIdenti
         state_backend=state_backend(cfg.github.state_backend),
         protect=cfg.protect_stateful_resources,
         edge=edge_deploy_scope(cfg),
+        budget_name=aws_budget_name(cfg),
     )
 
 

@@ -20,13 +20,14 @@ from catalogs.platform_images import PLATFORM_IMAGE_REPOSITORIES, PlatformImageN
 from .aws import ClusterConfig, EcrConfig, GithubConfig, GpuNodeGroupConfig, NetworkConfig, github_id_problems
 from .base import NAMESPACE, ConfigError, ConfigProblem, ImageDigest, StrictModel, key_path, problems_from_validation_error
 from .ci_runners import CiRunnersConfig, ci_runner_problems
+from .cost import NOT_GIVEN, CostConfig, cost_problems
 from .delivery import ArgoCdConfig, ModelGateConfig, argocd_problems, model_gate_problems
 from .edge import EDGE_API_KEYS_CONFIG_KEY, EdgeConfig, edge_problems
 from .gcp import APP_ENV_SECRET_KEY, GcpConfig, gcp_problems
 from .serving import SERVING_SECRET_KEYS, ModelConfig, ServingConfig
 from .serving_rules import serving_problems
 
-__all__ = ["SECRET_KEYS", "ConfigError", "ConfigProblem", "StackConfig", "load_stack_config", "read_pulumi_config"]
+__all__ = ["SECRET_KEYS", "ConfigError", "ConfigProblem", "StackConfig", "aws_default_tags", "load_stack_config", "read_pulumi_config"]
 
 # Keys set with `pulumi config set --secret`. They are read with pulumi.Config.require_secret where used, never
 # parsed into StackConfig, so their values stay wrapped as secrets end to end.
@@ -58,6 +59,8 @@ class StackConfig(StrictModel):
     gcp: GcpConfig | None = None
     # Digests of the platform's own images (catalogs/platform_images.py), by name; production pins each one it runs.
     platform_image_digests: dict[PlatformImageName, ImageDigest] = {}
+    # Monthly budgets, checked against the plan's cost estimate and watched by AWS Budgets / Cloud Billing (unset: none).
+    cost: CostConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,9 @@ class Environment:
     secrets_present: frozenset[str]
     # The Pulumi stack, when known: physical names (and their length limits) derive from it.
     stack: str | None = None
+    # The AWS provider's `aws:defaultTags` (JSON-decoded; None when unset), or NOT_GIVEN when the caller does not
+    # know the provider config (unit tests of other rules): then its rules are skipped.
+    aws_default_tags: Any = NOT_GIVEN
 
 
 def _aws_platform_problems(cfg: StackConfig, env: Environment) -> list[ConfigProblem]:
@@ -148,11 +154,16 @@ CROSS_FIELD_CHECKS: list[Callable[[StackConfig, Environment], list[ConfigProblem
     edge_problems,
     ci_runner_problems,
     gcp_problems,
+    cost_problems,
 ]
 
 
 def load_stack_config(
-    raw: dict[str, Any], region: str | None, encrypted_keys: frozenset[str] | None = None, stack: str | None = None
+    raw: dict[str, Any],
+    region: str | None,
+    encrypted_keys: frozenset[str] | None = None,
+    stack: str | None = None,
+    aws_default_tags: Any = NOT_GIVEN,
 ) -> StackConfig:
     """Parse `ai-serving:*` values (already JSON-decoded, keyed without the namespace) into a StackConfig.
 
@@ -172,7 +183,7 @@ def load_stack_config(
         cfg = StackConfig.model_validate({k: v for k, v in raw.items() if k not in SECRET_KEYS})
     except ValidationError as err:
         raise ConfigError(_values_hidden(plain_text_secrets + problems_from_validation_error(err), encrypted_keys)) from None
-    env = Environment(region, secrets_present, stack)
+    env = Environment(region, secrets_present, stack, aws_default_tags)
     problems = plain_text_secrets + [p for check in CROSS_FIELD_CHECKS for p in check(cfg, env)]
     if problems:
         raise ConfigError(_values_hidden(problems, encrypted_keys))
@@ -187,6 +198,12 @@ def _values_hidden(problems: list[ConfigProblem], encrypted_keys: frozenset[str]
         return re.split(r"[.\[]", path.removeprefix(f"{NAMESPACE}:"), maxsplit=1)[0]
 
     return [replace(p, value="<secret, not shown>") if top_key(p.path) in encrypted_keys else p for p in problems]
+
+
+def aws_default_tags(values: Mapping[str, Any]) -> Any:
+    """The running program's `aws:defaultTags` (JSON-decoded), or None."""
+    value = values.get("aws:defaultTags")
+    return None if value is None else _decode(value)
 
 
 def read_pulumi_config(values: Mapping[str, Any], secret_keys: frozenset[str]) -> tuple[dict[str, Any], str | None, frozenset[str]]:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from catalogs.aws_cpu_instances import CPU_INSTANCES
 from catalogs.aws_gpu_instances import GPU_INSTANCES
 from catalogs.gpu_scheduling import SYSTEM_NODE_GROUP_NAME
 from catalogs.naming import dns_label_pattern
@@ -93,6 +94,12 @@ class SystemNodeGroupConfig(StrictModel):
         gpu = [t for t in v if t in GPU_INSTANCES]
         if gpu:
             raise ValueError(f"the system group runs CPU add-ons; GPU types {gpu} belong in gpuNodeGroups")
+        unknown = [t for t in v if t not in CPU_INSTANCES]
+        if unknown:
+            families = sorted({t.split(".")[0] for t in CPU_INSTANCES})
+            raise ValueError(
+                f"{unknown} are not known x86_64 CPU instance types (catalogs/aws_cpu_instances.py); allowed families: {', '.join(families)}"
+            )
         return v
 
     @field_validator("scaling")

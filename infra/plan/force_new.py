@@ -78,10 +78,11 @@ _COMPONENTS = {
             "ImageRepository",
             "Network",
             "NodeGroups",
+            "StackBudget",
             "StateBackend",
             "VpcFlowLogs",
         ),
-        "gcp": ("GithubWorkloadIdentity", "GpuVm", "Network", "PulumiCiIdentity"),
+        "gcp": ("GithubWorkloadIdentity", "GpuVm", "Network", "ProjectBudget", "PulumiCiIdentity"),
         "k8s": (
             "ArgoCd",
             "ClusterLogs",
@@ -101,6 +102,8 @@ _NODES_LOST = "its nodes (drained and terminated: pods are rescheduled, and the 
 _LOGS_LOST = "every log event stored in the group"
 
 AWS: dict[str, ReplaceRule] = {
+    # The budget's name identifies it (accountId and name force a new one); replacing it restarts its alert state.
+    "aws:budgets/budget:Budget": _aws("budgets_budget", "accountId", "name", "namePrefix", name_input="name"),
     "aws:acm/certificate:Certificate": _aws("acm_certificate", "domainName", "subjectAlternativeNames", "keyAlgorithm"),
     "aws:acm/certificateValidation:CertificateValidation": _aws("acm_certificate_validation", "certificateArn", "validationRecordFqdns"),
     "aws:autoscaling/tag:Tag": _aws("autoscaling_group_tag", "autoscalingGroupName", "tag"),
@@ -199,6 +202,8 @@ _DISK_LOST = "the disk's data (the model cache is downloaded again)"
 
 GCP: dict[str, ReplaceRule] = {
     "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": _iam_member("artifact_registry_repository_iam"),
+    "gcp:billing/budget:Budget": _gcp("billing_budget", "billingAccount"),
+    "gcp:monitoring/notificationChannel:NotificationChannel": _gcp("monitoring_notification_channel", "project", "type"),
     "gcp:compute/disk:Disk": _gcp(
         "compute_disk",
         "name",

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.config import StackConfig, load_stack_config
+from infra.config import ConfigError, StackConfig, load_stack_config
 from infra.config.aws import github_id_warnings
 from infra.config.edge import EDGE_API_KEYS_CONFIG_KEY, api_keys_stand_in
 from policy.model import Violation
 
+from .cost import estimate_cost, gpu_groups_of, node_group_floor
+from .cost_report import budget_problems
 from .engine import ProgramEvaluation, evaluate
 from .policy_check import plan_violations
 from .readiness import placeholder_warnings
@@ -41,7 +43,7 @@ def build_plan(project_dir: Path, stack: str) -> Plan:
     region = stack_file.config.get("aws:region")
     namespace = f"{stack_file.project}:"
     encrypted = frozenset(k.removeprefix(namespace) for k in stack_file.secret_keys if k.startswith(namespace))
-    cfg = load_stack_config(raw, region, encrypted, stack)
+    cfg = load_stack_config(raw, region, encrypted, stack, stack_file.config.get("aws:defaultTags"))
     gcp_project = stack_file.config.get("gcp:project")
     config = dict(stack_file.config)
     api_keys = f"{namespace}{EDGE_API_KEYS_CONFIG_KEY}"
@@ -62,6 +64,12 @@ def build_plan(project_dir: Path, stack: str) -> Plan:
         ),
     )
     document = plan_document(stack_file.project, stack, evaluation)
+    document["cost"] = plan_cost(document["resources"], cfg, region or "us-east-1")
+    # What the AWS provider adds to every taggable resource's tags_all (resources' own `tags` inputs stay as declared).
+    document["awsDefaultTags"] = (stack_file.config.get("aws:defaultTags") or {}).get("tags", {})
+    problems = budget_problems(document["cost"], cfg)
+    if problems:
+        raise ConfigError(problems)
     return Plan(
         cfg,
         evaluation,
@@ -70,3 +78,10 @@ def build_plan(project_dir: Path, stack: str) -> Plan:
         placeholder_warnings(stack_file.config) + github_id_warnings(cfg.tier, cfg.github),
         plan_violations(document, cfg.tier),
     )
+
+
+def plan_cost(resources: list[dict[str, Any]], cfg: StackConfig, region: str) -> dict[str, Any]:
+    """The plan's `cost` section: the GPU groups' minimum is what the models' minimum replicas need."""
+    floor = node_group_floor(((m.node_group, m.replicas.min, m.gpus_per_replica) for m in cfg.models), gpu_groups_of(resources))
+    gcp_region = cfg.gcp.region if cfg.gcp is not None and cfg.gcp.enabled else None
+    return estimate_cost(resources, region, gcp_region, floor)

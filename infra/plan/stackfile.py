@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from infra.input_files import InputFileError, load_strict
 
 PROJECT_FILE = "Pulumi.yaml"
 
@@ -22,7 +22,7 @@ class StackFile:
 
 
 class StackFileError(Exception):
-    pass
+    """One line per problem, each naming the file (and line:column where it applies)."""
 
 
 def find_project_dir(start: Path) -> Path:
@@ -38,16 +38,21 @@ def secret_stand_in(key: str) -> str:
 
 
 def read_stack_file(project_dir: Path, stack: str) -> StackFile:
-    project_document = yaml.safe_load((project_dir / PROJECT_FILE).read_text())
-    project = project_document["name"]
+    project_document = _read(project_dir, PROJECT_FILE)
+    project = project_document.get("name")
+    if not isinstance(project, str) or not project:
+        raise StackFileError(f"{PROJECT_FILE}: `name` (the project name) is missing or not a string")
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         available = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in project_dir.glob("Pulumi.*.yaml"))
-        raise StackFileError(f"no stack file {path.name}; stacks here: {', '.join(available) or 'none'}")
-    document = yaml.safe_load(path.read_text()) or {}
+        raise StackFileError(f"unknown stack {stack!r}: no stack file {path.name}; stacks here: {', '.join(available) or 'none'}")
+    document = _read(project_dir, path.name)
+    entries = document.get("config")
+    if not isinstance(entries, dict):
+        raise StackFileError(f"{path.name}: `config` must be a mapping of keys to values (got {type(entries).__name__})")
     config: dict[str, Any] = {}
     secret_keys: list[str] = []
-    for key, value in (document.get("config") or {}).items():
+    for key, value in entries.items():
         full_key = key if ":" in key else f"{project}:{key}"
         if isinstance(value, dict) and set(value) == {"secure"}:
             config[full_key] = secret_stand_in(full_key)
@@ -61,6 +66,14 @@ def read_stack_file(project_dir: Path, stack: str) -> StackFile:
         secret_keys=sorted(secret_keys),
         autonaming=autonaming_patterns(project_document),
     )
+
+
+def _read(project_dir: Path, name: str) -> dict[str, Any]:
+    try:
+        document: dict[str, Any] = load_strict(project_dir / name, name)
+    except InputFileError as err:
+        raise StackFileError(str(err)) from None
+    return document
 
 
 def autonaming_patterns(project_document: dict[str, Any]) -> dict[str, str]:
