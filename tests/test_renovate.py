@@ -241,8 +241,8 @@ def deployed_pins() -> set[Pin]:
                 else:
                     pins.add(Pin("helm", chart["chart"], chart["repositoryOpts"]["repo"], chart["version"]))
                 for repository, tag in value_images(chart.get("values", {})):
-                    version, _, digest = tag.partition("@")
-                    pins.add(Pin("docker", repository, None, version, digest or None))
+                    version, _, value_digest = tag.partition("@")
+                    pins.add(Pin("docker", repository, None, version, value_digest or None))
             elif resource.type == CONFIG_GROUP:
                 for url in inputs(resource)["files"]:
                     source = RAW_GITHUB.fullmatch(url) or RELEASE_DOWNLOAD.fullmatch(url)
