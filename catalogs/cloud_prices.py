@@ -1,8 +1,9 @@
 """List prices the offline cost estimate multiplies: dated, cited, per region. Estimates, not a quote.
 
-Every figure is the public on-demand list price in USD (Linux, shared tenancy; no Savings Plans, reservations,
-committed-use or sustained-use discounts, credits or taxes) as published on the cited pages on PRICE_DATE. The
-table was compiled by hand; refresh it (and PRICE_DATE) from the providers' price APIs, e.g.
+Every figure is a public on-demand list price in USD (Linux, shared tenancy; no Savings Plans, reservations,
+committed-use or sustained-use discounts, credits or taxes) from the cited pages. PRICE_DATE is the day the table was
+compiled, offline: the figures are the list prices as last known to its author, not read from the pages that day, so
+treat them as estimates and refresh them (and PRICE_DATE) from the providers' price APIs before relying on them, e.g.
 `aws pricing get-products --service-code AmazonEC2 --region us-east-1 --filters Type=TERM_MATCH,Field=instanceType,Value=g6e.2xlarge ...`
 or the Cloud Billing Catalog API (`gcloud billing ... skus list` for service Compute Engine).
 

@@ -240,9 +240,9 @@ def deployed_pins() -> set[Pin]:
                     pins.add(Pin("github-releases", OCI_CHART_RELEASES[chart["chart"]], None, chart["version"]))
                 else:
                     pins.add(Pin("helm", chart["chart"], chart["repositoryOpts"]["repo"], chart["version"]))
-                for repository, tag in value_images(chart.get("values", {})):
-                    version, _, value_digest = tag.partition("@")
-                    pins.add(Pin("docker", repository, None, version, value_digest or None))
+                for value_repository, value_tag in value_images(chart.get("values", {})):
+                    version, _, value_digest = value_tag.partition("@")
+                    pins.add(Pin("docker", value_repository, None, version, value_digest or None))
             elif resource.type == CONFIG_GROUP:
                 for url in inputs(resource)["files"]:
                     source = RAW_GITHUB.fullmatch(url) or RELEASE_DOWNLOAD.fullmatch(url)
