@@ -46,7 +46,7 @@ def cost_summary_lines(cost: Mapping[str, Any], cfg: StackConfig) -> list[str]:
         for i, scale in enumerate(SCALES):
             by_component[ln["component"]][i] += ln["monthly"][scale]
     lines = [
-        f"Monthly cost estimate (USD, list prices of {cost['priceDate']}, {cost['hoursPerMonth']} h/month; "
+        f"Monthly cost estimate (USD, list prices as compiled {cost['priceDate']}, not live, {cost['hoursPerMonth']} h/month; "
         "spot at an assumed discount; traffic charges excluded):"
     ]
     lines.append(f"  {'idle':>10}  {'min':>10}  {'max':>10}  component")
