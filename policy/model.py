@@ -31,6 +31,9 @@ class StackFacts:
     """What a rule may know about the stack beyond the resource: its tier (staging tolerates less strictness)."""
 
     tier: Tier
+    # The offline plan of the checked-in example stacks carries all-zero image digests (placeholders it warns about:
+    # infra/plan/readiness.py); a real preview or deploy never may, since no registry serves them.
+    allow_placeholder_digests: bool = False
 
 
 # A rule yields one message per problem; an empty result means compliant.

@@ -23,6 +23,7 @@ WORKLOAD_POD_SPECS: dict[str, tuple[str, ...]] = {
 }
 WORKLOAD_TYPES = frozenset(WORKLOAD_POD_SPECS)
 _DIGEST = re.compile(r"@sha256:[a-f0-9]{64}$")
+_PLACEHOLDER_DIGEST = re.compile(r"@sha256:0{64}$")
 
 
 def _pod_spec(resource: PolicyResource) -> Mapping[str, Any]:
@@ -70,3 +71,5 @@ def production_images_by_digest(resource: PolicyResource, facts: StackFacts) -> 
         image = container.get("image")
         if not isinstance(image, str) or not _DIGEST.search(image):
             yield f"{where}: image {image!r} is not pinned by digest (@sha256:<64 hex>)"
+        elif _PLACEHOLDER_DIGEST.search(image) and not facts.allow_placeholder_digests:
+            yield f"{where}: image {image!r} has the all-zero placeholder digest; set the image's real digest"

@@ -23,5 +23,13 @@ PROTECTED_TYPES = frozenset(
 
 
 def stateful_resources_protected(resource: PolicyResource, facts: StackFacts) -> Iterator[str]:
-    if facts.tier == "production" and not resource.protect:
+    if facts.tier != "production":
+        return
+    if resource.type == "eks:index:Cluster":
+        # pulumi-eks's component is not protected itself (`protect` would reach every child it creates, which change
+        # in ordinary updates): the program protects the aws.eks.Cluster inside it (a transform, which a real preview
+        # checks) and sets EKS deletion protection, which is what the component's inputs show.
+        if resource.props.get("deletionProtection") is not True:
+            yield "production must set deletionProtection (protectStatefulResources: true sets it and protects the control plane)"
+    elif not resource.protect:
         yield "production must protect it (protectStatefulResources: true sets `protect`)"

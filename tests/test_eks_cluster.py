@@ -20,6 +20,7 @@ from components.aws.eks_cluster import (
     kubernetes_provider,
     partition_of,
     preview_access,
+    protect_control_plane,
     secrets_key_policy,
     with_permissions_boundary,
     without_creator_admin,
@@ -176,11 +177,21 @@ def test_a_bounded_protected_cluster_hands_both_to_pulumi_eks(monkeypatch: pytes
 
     ev = run(program)
     [opts] = seen
-    assert opts.transforms is not None and opts.transforms[0] is without_creator_admin
-    role = opts.transforms[1](pulumi.ResourceTransformArgs(True, "aws:iam/role:Role", "eks-eksRole", {}, pulumi.ResourceOptions()))
+    assert opts.transforms is not None and opts.transforms[:2] == [without_creator_admin, protect_control_plane]
+    role = opts.transforms[2](pulumi.ResourceTransformArgs(True, "aws:iam/role:Role", "eks-eksRole", {}, pulumi.ResourceOptions()))
     assert isinstance(role, pulumi.ResourceTransformResult) and role.props["permissionsBoundary"] == boundary
-    # Production: the cluster component itself is protected, so its children inherit it.
-    assert one(ev, "eks:index:Cluster").protect is True
+    # Not the component: `protect` would reach every child pulumi-eks creates (access entries, rules, its role).
+    assert one(ev, "eks:index:Cluster").protect is False
+    assert inputs(one(ev, "eks:index:Cluster"))["deletionProtection"] is True
+
+
+def test_only_the_control_plane_is_protected() -> None:
+    opts = pulumi.ResourceOptions(parent=None)
+    cluster = protect_control_plane(pulumi.ResourceTransformArgs(True, "aws:eks/cluster:Cluster", "eks-eksCluster", {"name": "c1"}, opts))
+    assert isinstance(cluster, pulumi.ResourceTransformResult) and cluster.opts is not None and cluster.opts.protect is True
+    assert cluster.props == {"name": "c1"}
+    for other in ("aws:eks/accessEntry:AccessEntry", "aws:ec2/securityGroupRule:SecurityGroupRule", "aws:iam/role:Role"):
+        assert protect_control_plane(pulumi.ResourceTransformArgs(True, other, "x", {}, opts)) is None
 
 
 def test_cluster_uses_api_authentication_with_explicit_admin_entry() -> None:

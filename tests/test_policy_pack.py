@@ -287,6 +287,12 @@ CASES: list[tuple[str, Tier, PolicyResource, str | None]] = [
     ("production-images-pinned-by-digest", "staging", _deployment(_container(image="registry.example/app:v1")), None),
     ("production-images-pinned-by-digest", "production", _deployment(_container(image="registry.example/app:v1")), "not pinned by digest"),
     (
+        "production-images-pinned-by-digest",
+        "production",
+        _deployment(_container(image="registry.example/app:v1@sha256:" + "0" * 64)),
+        "placeholder",
+    ),
+    (
         "wif-provider-pins-repository",
         "staging",
         _resource(
@@ -327,7 +333,9 @@ CASES: list[tuple[str, Tier, PolicyResource, str | None]] = [
     ),
     ("production-stateful-resources-protected", "production", _resource("aws:kms/key:Key", {}, protect=True), None),
     ("production-stateful-resources-protected", "staging", _resource("eks:index:Cluster", {}), None),
-    ("production-stateful-resources-protected", "production", _resource("eks:index:Cluster", {}), "must protect"),
+    ("production-stateful-resources-protected", "production", _resource("eks:index:Cluster", {}), "deletionProtection"),
+    ("production-stateful-resources-protected", "production", _resource("eks:index:Cluster", {"deletionProtection": True}), None),
+    ("production-stateful-resources-protected", "production", _resource("aws:eks/cluster:Cluster", {}), "must protect"),
     ("production-stateful-resources-protected", "production", _resource("aws:s3/bucket:Bucket", {}), "must protect"),
 ]
 BY_NAME = {p.name: p for p in POLICIES}
@@ -358,9 +366,19 @@ def test_the_checked_in_stacks_plan_clean(stack: str) -> None:
 def test_an_unprotected_production_cluster_fails_the_offline_runner() -> None:
     document = copy.deepcopy(checked_in_plan("production").document)
     cluster = next(r for r in document["resources"] if r["type"] == "eks:index:Cluster")
-    cluster["protect"] = False
+    cluster["inputs"]["deletionProtection"] = False
     violations = plan_violations(document, "production")
     assert [(v.policy, v.urn) for v in violations] == [("production-stateful-resources-protected", cluster["urn"])]
+
+
+def test_the_offline_plan_tolerates_placeholder_digests_a_real_deploy_does_not() -> None:
+    placeholder = _deployment(_container(image="registry.example/app:v1@sha256:" + "0" * 64))
+    policy = BY_NAME["production-images-pinned-by-digest"]
+    assert policy.check(placeholder, StackFacts("production", allow_placeholder_digests=True)) == []
+    (served,) = [p for p in resource_policies() if p.name == policy.name]
+    reported: list[str] = []
+    served.validate(_args(placeholder, {"tier": "production"}), _collect(reported))
+    assert reported and "placeholder" in reported[0]
 
 
 def test_plan_exits_3_on_a_violation_after_writing_the_plan(

@@ -153,6 +153,30 @@ def with_permissions_boundary(
     return transform
 
 
+def protect_control_plane(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+    """Transform for pulumi-eks's inner aws.eks.Cluster: `protect` on the control plane alone.
+
+    A replaced or deleted cluster is an outage that loses every in-cluster object, so production protects it. Not the
+    whole component: `protect` on a component propagates to every child, and pulumi-eks's children (access entries,
+    security-group rules, its IAM role, its Kubernetes provider) change or are replaced in ordinary updates (removing
+    an admin, a pulumi-eks upgrade), which `pulumi up` would then refuse.
+    """
+    if args.type_ != "aws:eks/cluster:Cluster":
+        return None
+    return pulumi.ResourceTransformResult(args.props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(protect=True)))
+
+
+def cluster_transforms(args: EksClusterArgs) -> list[pulumi.ResourceTransform]:
+    """What the program changes inside pulumi-eks: no hidden creator admin; in production a protected control plane;
+    the stack's permissions boundary on pulumi-eks's roles."""
+    transforms: list[pulumi.ResourceTransform] = [without_creator_admin]
+    if args.protect_stateful:
+        transforms.append(protect_control_plane)
+    if args.permissions_boundary is not None:
+        transforms.append(with_permissions_boundary(args.permissions_boundary))
+    return transforms
+
+
 @dataclass(frozen=True)
 class EksClusterArgs:
     cluster_name: str
@@ -237,15 +261,7 @@ class EksCluster(pulumi.ComponentResource):
             vpc_cni_options=eks.VpcCniOptionsArgs(enable_network_policy=True),
             deletion_protection=args.protect_stateful,
             tags=args.tags,
-            # Production protects the cluster and everything pulumi-eks creates for it (children inherit `protect`):
-            # a replaced cluster is an outage and loses every in-cluster object.
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[log_group],
-                protect=args.protect_stateful,
-                transforms=[without_creator_admin]
-                + ([with_permissions_boundary(args.permissions_boundary)] if args.permissions_boundary is not None else []),
-            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group], transforms=cluster_transforms(args)),
         )
 
         # Outputs of the remote component resolve only once it is complete (access entries included), so anything
