@@ -100,12 +100,11 @@ def ecr_hardened(resource: PolicyResource, _: StackFacts) -> Iterator[str]:
     props = resource.props
     if props.get("imageTagMutability") != "IMMUTABLE":
         yield f"imageTagMutability is {props.get('imageTagMutability')!r}; must be 'IMMUTABLE'"
-    if resource.type == ECR_REPOSITORY:
-        encryption = [mapping(e) for e in sequence(props.get("encryptionConfigurations"))]
-        if not mapping(props.get("imageScanningConfiguration")).get("scanOnPush"):
-            yield "imageScanningConfiguration.scanOnPush must be true"
-    else:
-        encryption = [mapping(props.get("encryptionConfiguration"))]
+    # Both types take a list of encryption configurations (the provider's `encryptionConfigurations`).
+    encryption = [mapping(e) for e in sequence(props.get("encryptionConfigurations"))]
+    # A template has no scan setting: the registry's scanning configuration covers the repositories it creates.
+    if resource.type == ECR_REPOSITORY and not mapping(props.get("imageScanningConfiguration")).get("scanOnPush"):
+        yield "imageScanningConfiguration.scanOnPush must be true"
     if not any(e.get("encryptionType") == "KMS" and e.get("kmsKey") for e in encryption):
         yield "must be encrypted with a customer-managed KMS key (encryptionType KMS with kmsKey)"
 
