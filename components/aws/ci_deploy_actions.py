@@ -172,3 +172,28 @@ LOGS_WRITE_ACTIONS = (
     "logs:TagResource",
     "logs:UntagResource",
 )
+# ECR pull-through cache (components/aws/pull_through_cache.py). Rules, creation templates and the registry's
+# scanning configuration are registry-level settings with no resource ARN of their own: allowed in the stack's region.
+ECR_REGISTRY_SETTINGS_ACTIONS = (
+    "ecr:CreatePullThroughCacheRule",
+    "ecr:UpdatePullThroughCacheRule",
+    "ecr:DeletePullThroughCacheRule",
+    "ecr:ValidatePullThroughCacheRule",
+    "ecr:CreateRepositoryCreationTemplate",
+    "ecr:UpdateRepositoryCreationTemplate",
+    "ecr:DeleteRepositoryCreationTemplate",
+    "ecr:PutRegistryScanningConfiguration",
+)
+# A creation template may only set what its author could set on a repository under its prefix.
+ECR_CACHE_REPOSITORY_ACTIONS = ("ecr:CreateRepository", "ecr:PutLifecyclePolicy")
+# The upstream credentials' secret (`ecr-pullthroughcache/<stack prefix>...`). GetSecretValue: the provider reads
+# the version back on refresh (ReadOnlyAccess does not include it).
+SECRETS_WRITE_ACTIONS = (
+    "secretsmanager:CreateSecret",
+    "secretsmanager:DeleteSecret",
+    "secretsmanager:UpdateSecret",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:TagResource",
+    "secretsmanager:UntagResource",
+)

@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from catalogs.image_registries import CREDENTIAL_SECRET_PREFIX
+
 from .ci_deploy_actions import (
+    ECR_CACHE_REPOSITORY_ACTIONS,
     ECR_MANAGE_ACTIONS,
+    ECR_REGISTRY_SETTINGS_ACTIONS,
     EKS_WRITE_ACTIONS,
     IAM_ATTACH_ACTIONS,
     IAM_BOUNDED_ROLE_ACTIONS,
@@ -16,6 +20,7 @@ from .ci_deploy_actions import (
     IAM_ROLE_WRITE_ACTIONS,
     KMS_KEY_MANAGE_ACTIONS,
     LOGS_WRITE_ACTIONS,
+    SECRETS_WRITE_ACTIONS,
 )
 from .ci_deploy_edge import EdgeDeployScope, edge_deploy_statements
 from .ci_state_access import StateBackend, state_read_statements, state_write_statements
@@ -94,6 +99,33 @@ class DeployScope:
     state_backend: StateBackend | None = None
     # The serving edge's AWS resources, when the stack has an edge.
     edge: EdgeDeployScope | None = None
+    # ECR pull-through cache upstreams (their repository prefixes), when the stack has the cache.
+    pull_through_upstreams: tuple[str, ...] = ()
+
+
+def pull_through_statements(upstreams: tuple[str, ...], acct: str, region: str, prefixes: list[str]) -> list[dict[str, Any]]:
+    """Registry settings in the stack's region; templates' repository settings and the credential secrets by name."""
+    return [
+        {
+            "Sid": "PullThroughCache",
+            "Effect": "Allow",
+            "Action": list(ECR_REGISTRY_SETTINGS_ACTIONS),
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
+        },
+        {
+            "Sid": "PullThroughCacheRepositories",
+            "Effect": "Allow",
+            "Action": list(ECR_CACHE_REPOSITORY_ACTIONS),
+            "Resource": [f"arn:aws:ecr:{region}:{acct}:repository/{u}/*" for u in sorted(upstreams)],
+        },
+        {
+            "Sid": "PullThroughCacheCredentials",
+            "Effect": "Allow",
+            "Action": list(SECRETS_WRITE_ACTIONS),
+            "Resource": [f"arn:aws:secretsmanager:{region}:{acct}:secret:{CREDENTIAL_SECRET_PREFIX}{p}*" for p in prefixes],
+        },
+    ]
 
 
 def deploy_policy(scope: DeployScope) -> PolicyDocument:
@@ -236,6 +268,8 @@ def deploy_policy(scope: DeployScope) -> PolicyDocument:
         # Never granted above; denied explicitly so no later Allow can let a stack role leave its boundary.
         {"Sid": "KeepBoundaries", "Effect": "Deny", "Action": ["iam:DeleteRolePermissionsBoundary"], "Resource": "*"},
     ]
+    if scope.pull_through_upstreams:
+        statements += pull_through_statements(scope.pull_through_upstreams, acct, region, prefixes)
     if scope.edge is not None:
         statements += edge_deploy_statements(scope.edge, account_id=acct, region=region, cluster_name=cluster)
     if scope.state_backend is not None:

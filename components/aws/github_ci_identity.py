@@ -63,6 +63,8 @@ class GithubCiIdentityArgs:
     protect: bool
     # The serving edge's AWS resources the deploy role manages (None: no edge).
     edge: EdgeDeployScope | None = None
+    # ECR pull-through cache upstreams the deploy role manages rules, templates and credentials of.
+    pull_through_upstreams: Sequence[str] = ()
 
 
 def deploy_scope(args: GithubCiIdentityArgs, account_id: str, github_provider_arn: str) -> DeployScope:
@@ -79,6 +81,7 @@ def deploy_scope(args: GithubCiIdentityArgs, account_id: str, github_provider_ar
         network_policy_arn=network_policy_arn(account_id, args.name_prefix),
         state_backend=args.state_backend,
         edge=args.edge,
+        pull_through_upstreams=tuple(args.pull_through_upstreams),
     )
 
 

@@ -6,8 +6,12 @@ The stack config validates user input and maps it onto these (infra/args/serving
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, replace
 from typing import Literal
+
+from catalogs.image_registries import cached_repository, is_private_ecr
+
+from .vllm_cold_start import ColdStartBudget, cold_start_budget
 
 
 @dataclass(frozen=True)
@@ -16,10 +20,31 @@ class ContainerImage:
     tag: str
     # The content address of the tag; None pins by tag only.
     digest: str | None = None
+    _: KW_ONLY
+    # Compressed size a node pulls (the cold-start budget's image-pull part).
+    size_gib: float
+    # Pulled through the stack's ECR pull-through cache (same tag and digest, in-region registry).
+    through_cache: bool = False
+    # The stack's ECR registry host, known once the account is (VllmService resolves it); required with through_cache.
+    registry: str | None = None
 
     @property
     def reference(self) -> str:
-        base = f"{self.repository}:{self.tag}"
+        """The upstream reference, as configured."""
+        return self._with_version(self.repository)
+
+    @property
+    def pull_reference(self) -> str:
+        """What the kubelet pulls: through the cache when the image is cached, else the upstream reference."""
+        if not self.through_cache:
+            return self.reference
+        if self.registry is None:
+            # Never fall back to the upstream silently: the whole point is that nodes do not pull from it.
+            raise ValueError(f"{self.repository} is pulled through the cache but the ECR registry host is not resolved")
+        return self._with_version(cached_repository(self.registry, self.repository))
+
+    def _with_version(self, repository: str) -> str:
+        base = f"{repository}:{self.tag}"
         return f"{base}@{self.digest}" if self.digest else base
 
 
@@ -124,7 +149,8 @@ class VllmModel:
     max_replicas: int
     # The GPU node group (its ai-serving/node-group label) the pods run on.
     node_group: str
-    model_load_timeout_seconds: int
+    # Size of the weight files (the cold-start budget's weight-load part).
+    weights_gib: float
     drain_seconds: int
     canary: Canary
     autoscaling: QueueAutoscaling
@@ -132,3 +158,18 @@ class VllmModel:
     @property
     def weights_kind(self) -> Literal["huggingface", "s3"]:
         return "s3" if isinstance(self.weights, S3Weights) else "huggingface"
+
+    @property
+    def cold_start(self) -> ColdStartBudget:
+        return cold_start_budget(
+            weights_gib=self.weights_gib,
+            image_gib=self.image.size_gib,
+            weights_from="s3-stream" if self.weights_kind == "s3" else "huggingface",
+            image_from="ecr" if self.image.through_cache or is_private_ecr(self.image.repository) else "upstream",
+        )
+
+
+def resolved_model(model: VllmModel, registry: str | None) -> VllmModel:
+    """The model with what only the deployed stack knows filled in: its ECR registry host."""
+    image = replace(model.image, registry=registry) if model.image.through_cache else model.image
+    return replace(model, image=image)

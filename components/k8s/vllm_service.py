@@ -8,7 +8,7 @@ registers them, in the order a first deploy needs (CRDs before custom resources)
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ from components.k8s.objects import custom_resource
 
 from . import vllm_objects as objects
 from .vllm_canary import analysis_template
-from .vllm_model import S3Weights, VllmModel
+from .vllm_model import S3Weights, VllmModel, resolved_model
 from .vllm_pod import HTTP_PORT, PodContext
 
 
@@ -50,6 +50,8 @@ class VllmServiceArgs:
     hf_token_secret: str | None = None
     # Required when the model comes from S3.
     irsa: IrsaTrust | None = None
+    # The stack's ECR registry host (PullThroughCache.registry_host); required when the image is pulled through it.
+    image_registry: pulumi.Input[str] | None = None
     # The Argo Rollouts CRDs and the Prometheus Operator CRDs (ServingAddons.rollouts_crds / monitoring_crds).
     rollouts_crds: Sequence[pulumi.Resource] = ()
     monitoring_crds: Sequence[pulumi.Resource] = ()
@@ -74,6 +76,11 @@ def s3_read_policy(bucket: str, prefix: str) -> dict[str, Any]:
     }
 
 
+def record_data(model: VllmModel, namespace: str) -> Mapping[str, str]:
+    data: dict[str, str] = objects.serving_record(model, namespace)["data"]
+    return data
+
+
 class VllmService(pulumi.ComponentResource):
     endpoint: str
     rollout_name: str
@@ -96,8 +103,17 @@ class VllmService(pulumi.ComponentResource):
         if role_arn is not None:
             metadata = {**metadata, "annotations": {"eks.amazonaws.com/role-arn": role_arn}}
         k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=metadata, automount_service_account_token=role_arn is not None, opts=child)
-        record = objects.serving_record(model, ns)
-        k8s.core.v1.ConfigMap(f"{name}-record", metadata=record["metadata"], data=record["data"], opts=child)
+        if model.image.through_cache and args.image_registry is None:
+            raise ValueError(f"model {model.name}: its image is pulled through the cache and needs VllmServiceArgs.image_registry")
+        # What only the deployed stack knows (its registry host): the pod template and the record are built from this.
+        deployed = pulumi.Output.from_input(args.image_registry or "").apply(lambda host: resolved_model(model, host or None))
+        record_meta: Any = objects.record_metadata(model, ns)
+        k8s.core.v1.ConfigMap(
+            f"{name}-record",
+            metadata=record_meta,
+            data=deployed.apply(lambda m: record_data(m, ns)),
+            opts=child,
+        )
 
         services = []
         for role, svc_name in (("all", names.service), ("stable", names.stable_service), ("canary", names.canary_service)):
@@ -116,10 +132,14 @@ class VllmService(pulumi.ComponentResource):
         ctx = PodContext(
             service_account=names.service_account, hf_token_secret=args.hf_token_secret, mounts_service_account_token=role_arn is not None
         )
-        rollout = custom_resource(
+        rollout_obj = objects.rollout(model, ns, ctx) if not model.image.through_cache else None
+        rollout = k8s.apiextensions.CustomResource(
             f"{name}-rollout",
-            objects.rollout(model, ns, ctx),
-            pulumi.ResourceOptions(parent=self, depends_on=[*after, *args.rollouts_crds, gate, *services]),
+            api_version=objects.ROLLOUT_API,
+            kind="Rollout",
+            metadata=objects.rollout_metadata(model, ns),
+            spec=rollout_obj["spec"] if rollout_obj is not None else deployed.apply(lambda m: objects.rollout(m, ns, ctx)["spec"]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, *args.rollouts_crds, gate, *services]),
         )
         custom_resource(
             f"{name}-podmonitor",

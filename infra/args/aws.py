@@ -7,7 +7,7 @@ own settings (stack, project, aws:region) and instantiates the components.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -31,6 +31,7 @@ from components.aws.node_groups import (
     NodeGroupsArgs,
     NodeGroupSpec,
 )
+from components.aws.pull_through_cache import PullThroughCacheArgs
 from components.aws.rate_limit_redis import rate_limit_redis_name
 from components.aws.stack_names import stack_name_prefix
 from components.k8s.gpu_addons import GpuAddonsArgs
@@ -107,6 +108,7 @@ def github_ci_identity_args(cfg: StackConfig, stack: AwsStack) -> GithubCiIdenti
         state_backend=state_backend(cfg.github.state_backend),
         protect=cfg.protect_stateful_resources,
         edge=edge_deploy_scope(cfg),
+        pull_through_upstreams=list(cfg.ecr.pull_through_cache.upstreams) if cfg.ecr.pull_through_cache else [],
     )
 
 
@@ -236,4 +238,23 @@ def image_repository_args(cfg: StackConfig, stack: AwsStack, ci: GithubCiIdentit
         region=stack.region,
         name_prefix=stack.name_prefix,
         protect=cfg.protect_stateful_resources,
+    )
+
+
+def pull_through_cache_args(
+    cfg: StackConfig, stack: AwsStack, node_groups: NodeGroups, credentials: Mapping[str, pulumi.Input[str]]
+) -> PullThroughCacheArgs | None:
+    cache = cfg.ecr.pull_through_cache
+    if cache is None:
+        return None
+    return PullThroughCacheArgs(
+        upstreams=list(cache.upstreams),
+        credentials=credentials,
+        keep_tagged_images=cfg.ecr.keep_tagged_images,
+        untagged_expiry_days=cfg.ecr.untagged_expiry_days,
+        serving_repository_name=cfg.ecr.repository_name,
+        puller_role_names=[node_groups.node_role_name],
+        stack=stack.stack,
+        region=stack.region,
+        name_prefix=stack.name_prefix,
     )

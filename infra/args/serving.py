@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import pulumi
 
+from catalogs.image_registries import is_private_ecr, upstream_of
 from components.k8s.serving_addon_values import AlertThresholds
 from components.k8s.serving_addons import ServingAddons, ServingAddonsArgs
 from components.k8s.vllm_model import (
@@ -28,6 +29,7 @@ from components.k8s.vllm_model import (
 from components.k8s.vllm_objects import PodPeer
 from components.k8s.vllm_service import IrsaTrust, VllmServiceArgs
 from infra.config import StackConfig
+from infra.config.image_rules import cached_upstreams
 from infra.config.serving import AlertThresholdsConfig, ModelConfig, ServingConfig
 from infra.config.serving_rules import CANARY_SURGE_PODS
 
@@ -57,9 +59,11 @@ def vllm_service_args(
     addons: ServingAddons,
     irsa: IrsaTrust,
     pod_peers: Sequence[PodPeer] = (),
+    image_registry: pulumi.Input[str] | None = None,
 ) -> VllmServiceArgs:
     return VllmServiceArgs(
-        model=vllm_model(model),
+        model=stack_model(cfg, model),
+        image_registry=image_registry,
         namespace=addons.models_namespace,
         cluster_name=cfg.cluster.name,
         prometheus_url=addons.prometheus_url,
@@ -73,6 +77,11 @@ def vllm_service_args(
         # The namespace and the token Secret: every object of the model waits for them.
         depends_on=addons.models_namespace_ready,
     )
+
+
+def stack_model(cfg: StackConfig, model: ModelConfig) -> VllmModel:
+    """A model as this stack serves it: its image through the stack's pull-through cache when that caches it."""
+    return vllm_model(model, cached_upstreams(cfg))
 
 
 def alert_thresholds(alerts: AlertThresholdsConfig) -> AlertThresholds:
@@ -92,7 +101,12 @@ def model_weights(model: ModelConfig) -> Weights:
     return HuggingFaceWeights(repo_id=model.source, revision=model.revision)
 
 
-def vllm_model(model: ModelConfig) -> VllmModel:
+def through_cache(repository: str, cached_upstreams: Sequence[str]) -> bool:
+    upstream = upstream_of(repository)
+    return upstream is not None and upstream.name in cached_upstreams and not is_private_ecr(repository)
+
+
+def vllm_model(model: ModelConfig, cached_upstreams: Sequence[str] = ()) -> VllmModel:
     v, r, c, a = model.vllm, model.resources, model.canary, model.autoscaling
     steps = None if c.steps is None else tuple(CanaryStep(s.set_weight, s.pause, bool(s.analysis)) for s in c.steps)
     return VllmModel(
@@ -100,7 +114,13 @@ def vllm_model(model: ModelConfig) -> VllmModel:
         version=model.version,
         weights=model_weights(model),
         served_name=model.served_name,
-        image=ContainerImage(model.image.repository, model.image.tag, model.image.digest),
+        image=ContainerImage(
+            model.image.repository,
+            model.image.tag,
+            model.image.digest,
+            size_gib=model.image.size_gib,
+            through_cache=through_cache(model.image.repository, cached_upstreams),
+        ),
         engine=EngineSettings(
             tensor_parallel_size=v.tensor_parallel_size,
             max_model_len=v.max_model_len,
@@ -116,7 +136,7 @@ def vllm_model(model: ModelConfig) -> VllmModel:
         min_replicas=model.replicas.min,
         max_replicas=model.replicas.max,
         node_group=model.node_group,
-        model_load_timeout_seconds=model.model_load_timeout_seconds,
+        weights_gib=model.weights_gib,
         drain_seconds=model.drain_seconds,
         canary=Canary(
             analysis=CanaryAnalysis(
