@@ -13,10 +13,12 @@ from components.aws.edge_certificate import EdgeCertificate
 from components.aws.eks_addons import EksAddons
 from components.aws.eks_cluster import EksCluster, kubernetes_provider
 from components.aws.github_ci_identity import GithubCiIdentity
+from components.aws.model_weights_bucket import ModelWeightsBucket
 from components.aws.network import Network
 from components.aws.node_groups import NodeGroups
 from components.aws.pull_through_cache import PullThroughCache
 from components.aws.rate_limit_redis import RateLimitRedis
+from components.aws.stack_names import stack_name_prefix
 from components.gcp.deploy_access import service_account_deploy_access
 from components.gcp.github_workload_identity import GithubWorkloadIdentity
 from components.gcp.gpu_vm import GpuVm
@@ -28,7 +30,7 @@ from components.k8s.edge_gateway import ServingEdge
 from components.k8s.gpu_addons import GpuAddons
 from components.k8s.preview_access import PreviewAccess
 from components.k8s.serving_addons import ServingAddons
-from components.k8s.vllm_service import IrsaTrust, VllmService
+from components.k8s.vllm_service import IrsaTrust, VllmService, WeightsBucket
 from infra.args.aws import (
     AwsStack,
     eks_addons_args,
@@ -51,7 +53,7 @@ from infra.args.edge import (
     serving_edge_args,
 )
 from infra.args.gcp import gcp_network_args, github_workload_identity_args, gpu_vm_args, pulumi_ci_identity_args
-from infra.args.serving import serving_addons_args, vllm_service_args
+from infra.args.serving import model_weights_bucket_args, serving_addons_args, vllm_service_args
 from infra.config import StackConfig, load_stack_config, read_pulumi_config
 from infra.config.aws import UPSTREAM_CREDENTIAL_KEYS
 from infra.config.edge import EDGE_API_KEYS_CONFIG_KEY
@@ -166,9 +168,17 @@ def build_serving(cfg: StackConfig, platform: AwsPlatform) -> ServingAddons | No
         serving_addons_args(cfg, cfg.serving, discord_webhook, hf_token, platform.nodes_ready),
         opts=pulumi.ResourceOptions(provider=platform.k8s_provider),
     )
+    weights_bucket = None
+    if cfg.serving.stage_weights:
+        prefix = stack_name_prefix(pulumi.get_project(), pulumi.get_stack())
+        bucket = ModelWeightsBucket("model-weights", model_weights_bucket_args(cfg, pulumi.get_stack(), platform.region, prefix))
+        pulumi.export("modelWeightsBucket", bucket.bucket_name)
+        weights_bucket = WeightsBucket(bucket.bucket_name, bucket.kms_key_arn, platform.region)
     endpoints: dict[str, str] = {}
     for model in cfg.models:
-        args = vllm_service_args(cfg, cfg.serving, model, addons, platform.irsa, edge_pod_peers(cfg), platform.image_registry)
+        args = vllm_service_args(
+            cfg, cfg.serving, model, addons, platform.irsa, edge_pod_peers(cfg), platform.image_registry, weights_bucket
+        )
         endpoints[model.name] = VllmService(model.name, args, opts=pulumi.ResourceOptions(provider=platform.k8s_provider)).endpoint
     pulumi.export("modelEndpoints", endpoints)
     return addons

@@ -197,3 +197,18 @@ SECRETS_WRITE_ACTIONS = (
     "secretsmanager:TagResource",
     "secretsmanager:UntagResource",
 )
+# The model-weights bucket (components/aws/model_weights_bucket.py). Object deletes: `force_destroy` empties the bucket
+# when a non-production stack is destroyed; the staging Job, not the deploy role, writes the objects.
+S3_WEIGHTS_BUCKET_ACTIONS = (
+    "s3:CreateBucket",
+    "s3:DeleteBucket",
+    "s3:PutBucketVersioning",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketTagging",
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+)

@@ -20,6 +20,7 @@ from .ci_deploy_actions import (
     IAM_ROLE_WRITE_ACTIONS,
     KMS_KEY_MANAGE_ACTIONS,
     LOGS_WRITE_ACTIONS,
+    S3_WEIGHTS_BUCKET_ACTIONS,
     SECRETS_WRITE_ACTIONS,
 )
 from .ci_deploy_edge import EdgeDeployScope, edge_deploy_statements
@@ -101,6 +102,8 @@ class DeployScope:
     edge: EdgeDeployScope | None = None
     # ECR pull-through cache upstreams (their repository prefixes), when the stack has the cache.
     pull_through_upstreams: tuple[str, ...] = ()
+    # The stack's model-weights bucket (`<prefix>model-weights-<account>`), when it stages weights.
+    model_weights_bucket: bool = False
 
 
 def pull_through_statements(upstreams: tuple[str, ...], acct: str, region: str, prefixes: list[str]) -> list[dict[str, Any]]:
@@ -270,6 +273,16 @@ def deploy_policy(scope: DeployScope) -> PolicyDocument:
     ]
     if scope.pull_through_upstreams:
         statements += pull_through_statements(scope.pull_through_upstreams, acct, region, prefixes)
+    if scope.model_weights_bucket:
+        buckets = [f"arn:aws:s3:::{p}model-weights-{acct}" for p in prefixes]
+        statements.append(
+            {
+                "Sid": "ModelWeightsBucket",
+                "Effect": "Allow",
+                "Action": list(S3_WEIGHTS_BUCKET_ACTIONS),
+                "Resource": [*buckets, *(f"{b}/*" for b in buckets)],
+            }
+        )
     if scope.edge is not None:
         statements += edge_deploy_statements(scope.edge, account_id=acct, region=region, cluster_name=cluster)
     if scope.state_backend is not None:

@@ -66,6 +66,8 @@ class GithubCiIdentityArgs:
     edge: EdgeDeployScope | None = None
     # ECR pull-through cache upstreams the deploy role manages rules, templates and credentials of.
     pull_through_upstreams: Sequence[str] = ()
+    # The stack has a model-weights bucket (serving.stageWeights).
+    model_weights_bucket: bool = False
 
 
 def deploy_scope(args: GithubCiIdentityArgs, account_id: str, github_provider_arn: str) -> DeployScope:
@@ -83,6 +85,7 @@ def deploy_scope(args: GithubCiIdentityArgs, account_id: str, github_provider_ar
         state_backend=args.state_backend,
         edge=args.edge,
         pull_through_upstreams=tuple(args.pull_through_upstreams),
+        model_weights_bucket=args.model_weights_bucket,
     )
 
 

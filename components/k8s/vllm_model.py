@@ -72,7 +72,30 @@ class S3Weights:
     prefix: str
 
 
-Weights = HuggingFaceWeights | S3Weights
+@dataclass(frozen=True)
+class StagedWeights:
+    """A pinned Hugging Face revision copied once into the stack's model bucket (the weights-staging Job) and
+    streamed from there. Keyed by repository and commit: every model version and every pod serving the same revision
+    reads the same objects, and a new revision lands under a new prefix (the old one stays for a rollback)."""
+
+    repo_id: str
+    # A commit sha (config enforces it): the copy is made once and never refreshed.
+    revision: str
+    # The bucket's name, once known (VllmService resolves it).
+    bucket: str | None = None
+
+    @property
+    def prefix(self) -> str:
+        return f"models/{self.repo_id}/{self.revision}"
+
+    @property
+    def uri(self) -> str:
+        if self.bucket is None:
+            raise ValueError(f"staged weights of {self.repo_id}@{self.revision}: the model bucket is not resolved")
+        return f"s3://{self.bucket}/{self.prefix}/"
+
+
+Weights = HuggingFaceWeights | S3Weights | StagedWeights
 
 
 @dataclass(frozen=True)
@@ -156,7 +179,9 @@ class VllmModel:
     autoscaling: QueueAutoscaling
 
     @property
-    def weights_kind(self) -> Literal["huggingface", "s3"]:
+    def weights_kind(self) -> Literal["huggingface", "s3", "staged"]:
+        if isinstance(self.weights, StagedWeights):
+            return "staged"
         return "s3" if isinstance(self.weights, S3Weights) else "huggingface"
 
     @property
@@ -164,12 +189,13 @@ class VllmModel:
         return cold_start_budget(
             weights_gib=self.weights_gib,
             image_gib=self.image.size_gib,
-            weights_from="s3-stream" if self.weights_kind == "s3" else "huggingface",
+            weights_from="huggingface" if self.weights_kind == "huggingface" else "s3-stream",
             image_from="ecr" if self.image.through_cache or is_private_ecr(self.image.repository) else "upstream",
         )
 
 
-def resolved_model(model: VllmModel, registry: str | None) -> VllmModel:
-    """The model with what only the deployed stack knows filled in: its ECR registry host."""
+def resolved_model(model: VllmModel, registry: str | None, bucket: str | None = None) -> VllmModel:
+    """The model with what only the deployed stack knows filled in: its ECR registry host and its model bucket."""
     image = replace(model.image, registry=registry) if model.image.through_cache else model.image
-    return replace(model, image=image)
+    weights = replace(model.weights, bucket=bucket) if isinstance(model.weights, StagedWeights) else model.weights
+    return replace(model, image=image, weights=weights)

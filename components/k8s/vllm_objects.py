@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .vllm_canary import canary_steps
-from .vllm_model import HuggingFaceWeights, VllmModel
+from .vllm_model import HuggingFaceWeights, StagedWeights, VllmModel
 from .vllm_pod import HTTP_PORT, PodContext, pod_template, quantity, vllm_args
 
 ROLLOUT_API = "argoproj.io/v1alpha1"
@@ -261,7 +261,7 @@ def serving_record(model: VllmModel, namespace: str) -> dict[str, Any]:
         "model": model.name,
         "version": model.version,
         "source": model.weights.uri,
-        "revision": (model.weights.revision if isinstance(model.weights, HuggingFaceWeights) else None) or "",
+        "revision": (model.weights.revision if isinstance(model.weights, HuggingFaceWeights | StagedWeights) else None) or "",
         "servedModelName": model.served_name,
         "image": model.image.pull_reference,
         "gpusPerReplica": str(model.gpus_per_replica),

@@ -62,7 +62,7 @@ def vllm_args(model: VllmModel) -> list[str]:
         args.append(f"--quantization={v.quantization}")
     if isinstance(model.weights, HuggingFaceWeights) and model.weights.revision is not None:
         args.append(f"--revision={model.weights.revision}")
-    if model.weights_kind == "s3":
+    if model.weights_kind != "huggingface":
         # Streams safetensors straight from S3 into GPU memory (credentials from IRSA).
         args.append("--load-format=runai_streamer")
     args += [
@@ -129,7 +129,7 @@ def env(model: VllmModel, ctx: PodContext) -> list[dict[str, Any]]:
         {"name": "TRITON_CACHE_DIR", "value": f"{CACHE_DIR}/triton"},
         {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
     ]
-    if model.weights_kind == "s3":
+    if model.weights_kind != "huggingface":
         # The weights come from S3: the hub is never needed, and a lookup (config, tokenizer) must fail, not hang.
         variables.append({"name": "HF_HUB_OFFLINE", "value": "1"})
     if ctx.hf_token_secret is not None:

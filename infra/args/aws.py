@@ -109,6 +109,7 @@ def github_ci_identity_args(cfg: StackConfig, stack: AwsStack) -> GithubCiIdenti
         protect=cfg.protect_stateful_resources,
         edge=edge_deploy_scope(cfg),
         pull_through_upstreams=list(cfg.ecr.pull_through_cache.upstreams) if cfg.ecr.pull_through_cache else [],
+        model_weights_bucket=cfg.serving is not None and cfg.serving.stage_weights,
     )
 
 

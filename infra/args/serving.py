@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import pulumi
 
 from catalogs.image_registries import is_private_ecr, upstream_of
+from components.aws.model_weights_bucket import ModelWeightsBucketArgs
 from components.k8s.serving_addon_values import AlertThresholds
 from components.k8s.serving_addons import ServingAddons, ServingAddonsArgs
 from components.k8s.vllm_model import (
@@ -23,11 +24,12 @@ from components.k8s.vllm_model import (
     PodResources,
     QueueAutoscaling,
     S3Weights,
+    StagedWeights,
     VllmModel,
     Weights,
 )
 from components.k8s.vllm_objects import PodPeer
-from components.k8s.vllm_service import IrsaTrust, VllmServiceArgs
+from components.k8s.vllm_service import IrsaTrust, VllmServiceArgs, WeightsBucket
 from infra.config import StackConfig
 from infra.config.image_rules import cached_upstreams
 from infra.config.serving import AlertThresholdsConfig, ModelConfig, ServingConfig
@@ -60,10 +62,12 @@ def vllm_service_args(
     irsa: IrsaTrust,
     pod_peers: Sequence[PodPeer] = (),
     image_registry: pulumi.Input[str] | None = None,
+    weights_bucket: WeightsBucket | None = None,
 ) -> VllmServiceArgs:
     return VllmServiceArgs(
         model=stack_model(cfg, model),
         image_registry=image_registry,
+        weights_bucket=weights_bucket,
         namespace=addons.models_namespace,
         cluster_name=cfg.cluster.name,
         prometheus_url=addons.prometheus_url,
@@ -80,8 +84,14 @@ def vllm_service_args(
 
 
 def stack_model(cfg: StackConfig, model: ModelConfig) -> VllmModel:
-    """A model as this stack serves it: its image through the stack's pull-through cache when that caches it."""
-    return vllm_model(model, cached_upstreams(cfg))
+    """A model as this stack serves it: its image through the stack's pull-through cache when that caches it, its
+    weights from the stack's bucket when the stack stages them."""
+    stage = cfg.serving is not None and cfg.serving.stage_weights
+    return vllm_model(model, cached_upstreams(cfg), stage)
+
+
+def model_weights_bucket_args(cfg: StackConfig, stack: str, region: str, name_prefix: str) -> ModelWeightsBucketArgs:
+    return ModelWeightsBucketArgs(stack=stack, region=region, name_prefix=name_prefix, protect=cfg.protect_stateful_resources)
 
 
 def alert_thresholds(alerts: AlertThresholdsConfig) -> AlertThresholds:
@@ -94,10 +104,13 @@ def alert_thresholds(alerts: AlertThresholdsConfig) -> AlertThresholds:
     )
 
 
-def model_weights(model: ModelConfig) -> Weights:
+def model_weights(model: ModelConfig, stage_weights: bool = False) -> Weights:
     if model.source_kind == "s3":
         bucket, prefix = model.s3_location
         return S3Weights(uri=model.source, bucket=bucket, prefix=prefix)
+    if stage_weights and model.revision is not None:
+        # serving_rules guarantees a commit sha when the stack stages weights.
+        return StagedWeights(repo_id=model.source, revision=model.revision)
     return HuggingFaceWeights(repo_id=model.source, revision=model.revision)
 
 
@@ -106,13 +119,13 @@ def through_cache(repository: str, cached_upstreams: Sequence[str]) -> bool:
     return upstream is not None and upstream.name in cached_upstreams and not is_private_ecr(repository)
 
 
-def vllm_model(model: ModelConfig, cached_upstreams: Sequence[str] = ()) -> VllmModel:
+def vllm_model(model: ModelConfig, cached_upstreams: Sequence[str] = (), stage_weights: bool = False) -> VllmModel:
     v, r, c, a = model.vllm, model.resources, model.canary, model.autoscaling
     steps = None if c.steps is None else tuple(CanaryStep(s.set_weight, s.pause, bool(s.analysis)) for s in c.steps)
     return VllmModel(
         name=model.name,
         version=model.version,
-        weights=model_weights(model),
+        weights=model_weights(model, stage_weights),
         served_name=model.served_name,
         image=ContainerImage(
             model.image.repository,

@@ -284,6 +284,9 @@ class ServingConfig(StrictModel):
     client_namespaces: list[DnsLabel] = []
     # Prometheus keeps metrics this long (on an emptyDir: a Prometheus restart loses them).
     prometheus_retention_days: Annotated[int, Field(ge=1, le=90)] = 7
+    # Copy each Hugging Face model's pinned revision once into the stack's model bucket (a Job) and stream it from
+    # there (vLLM --load-format=runai_streamer): serving pods never contact the hub. Needs a commit sha as revision.
+    stage_weights: bool = False
     alerts: AlertThresholdsConfig = AlertThresholdsConfig()
 
     @field_validator("namespace")
