@@ -100,7 +100,8 @@ def _model_problems(
         problems += _fits_one_node_problems(i, model, group)
     if cfg.tier == "production":
         problems += _production_problems(i, model, group)
-    if cfg.serving is not None and cfg.serving.stage_weights:
+    # Production already requires a commit for every Hugging Face model (_production_problems).
+    if cfg.serving is not None and cfg.serving.stage_weights and cfg.tier != "production":
         problems += _staged_weights_problems(i, model)
     return problems
 
