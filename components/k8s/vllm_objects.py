@@ -20,6 +20,9 @@ ROLLOUT_API = "argoproj.io/v1alpha1"
 QUEUE_METRIC = "vllm_num_requests_waiting"
 VERSION_LABEL = "ai-serving/model-version"
 ROLLBACK_WINDOW_REVISIONS = 3
+# Pods that read S3 through IRSA mount the service account token: with automountServiceAccountToken false the
+# web-identity credentials do not work (amazon-eks-pod-identity-webhook#67).
+IRSA_TOKEN_WAIVER = "CKV_K8S_38=IRSA: the pod identity webhook's web-identity credentials need the service account token mounted"
 # pulumi-kubernetes waits (10 min, then fails) until a Service with a selector has ready endpoints. The model's pods
 # come from the Rollout, which is applied after its Services and needs its cold-start budget to get ready:
 # waiting would fail every first deploy. Argo Rollouts, not Pulumi, judges the pods behind these Services.
@@ -88,6 +91,8 @@ def rollout_metadata(model: VllmModel, namespace: str) -> dict[str, Any]:
         annotations["checkov.io/skip1"] = (
             "CKV_K8S_43=staging pins the image by tag (imagePullPolicy Always); production requires a digest (config validation)"
         )
+    if model.weights_kind != "huggingface":
+        annotations["checkov.io/skip2"] = IRSA_TOKEN_WAIVER
     return _meta(names_for(model).rollout, namespace, common_labels(model), annotations)
 
 

@@ -239,12 +239,12 @@ class VllmService(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         meta: Any = {**weights.script_config_map(model, ns)["metadata"], "annotations": {"eks.amazonaws.com/role-arn": role.arn}}
-        sa = k8s.core.v1.ServiceAccount(f"{name}-weights-stager", metadata=meta, automount_service_account_token=False, opts=child)
+        sa = k8s.core.v1.ServiceAccount(f"{name}-weights-stager", metadata=meta, automount_service_account_token=True, opts=child)
         script = weights.script_config_map(model, ns)
         config = k8s.core.v1.ConfigMap(f"{name}-weights-stager", metadata=script["metadata"], data=script["data"], opts=child)
         netpol = weights.network_policy(model, ns)
         k8s.networking.v1.NetworkPolicy(f"{name}-weights-stager", metadata=netpol["metadata"], spec=netpol["spec"], opts=child)
-        job_meta: Any = {"name": weights.job_name(model), "namespace": ns, "labels": weights.stager_labels(model)}
+        job_meta: Any = weights.job_metadata(model, ns)
         deadline = weights.attempt_deadline_seconds(model) * (weights.BACKOFF_LIMIT + 1)
         return k8s.batch.v1.Job(
             f"{name}-weights-job",

