@@ -98,6 +98,8 @@ def test_bucket_is_encrypted_versioned_private_and_tls_only() -> None:
     assert resources[("aws:s3/bucketVersioning:BucketVersioning", "model-weights-bucket")]["versioningConfiguration"]["status"] == "Enabled"
     block = resources[("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "model-weights-bucket")]
     assert all(block[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    [rule] = resources[("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "model-weights-bucket")]["rules"]
+    assert rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"] == 2
     policy = json.loads(resources[("aws:s3/bucketPolicy:BucketPolicy", "model-weights-bucket")]["policy"])
     assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
@@ -154,3 +156,12 @@ def test_staging_needs_a_pinned_commit() -> None:
     # A version with no evaluation record (staging allows that), so the promotion gate does not object to the revision.
     raw["models"][0]["version"] = "v-unevaluated"
     assert load_stack_config(raw, "us-west-2").serving.stage_weights  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_rendered_deploy_policy_still_fits_an_inline_role_policy(stack: str) -> None:
+    # IAM caps a role's inline policies at 10,240 characters; production carries the cache and bucket statements.
+    [policy] = [
+        r for r in checked_in_plan(stack).document["resources"] if r["name"] == "ci-deploy" and r["type"] == "aws:iam/rolePolicy:RolePolicy"
+    ]
+    assert len(policy["inputs"]["policy"]) < 10_240

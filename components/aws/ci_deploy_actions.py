@@ -209,6 +209,7 @@ S3_WEIGHTS_BUCKET_ACTIONS = (
     "s3:PutBucketPolicy",
     "s3:DeleteBucketPolicy",
     "s3:PutBucketTagging",
+    "s3:PutLifecycleConfiguration",
     "s3:DeleteObject",
     "s3:DeleteObjectVersion",
 )

@@ -14,6 +14,9 @@ from .iam_documents import PolicyDocument
 from .kms_key_policies import KMS_CRYPTO_ACTIONS, via_service_key_policy
 from .stack_names import STACK_TAG_KEY
 
+ABORT_INCOMPLETE_UPLOAD_DAYS = 2
+NONCURRENT_VERSION_DAYS = 30
+
 
 def weights_bucket_name(name_prefix: str, account_id: str) -> str:
     """Globally unique and known before the bucket exists (the pods' arguments name it): stack prefix + account."""
@@ -89,7 +92,22 @@ class ModelWeightsBucket(pulumi.ComponentResource):
         )
         aws.s3.BucketOwnershipControls(f"{name}-bucket", bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
         # An overwritten or deleted weight file stays recoverable; a staged revision is never rewritten on purpose.
-        aws.s3.BucketVersioning(f"{name}-bucket", bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=child)
+        versioning = aws.s3.BucketVersioning(f"{name}-bucket", bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=child)
+        # Uploads a failed staging Job left behind, and versions an accidental overwrite left, do not pile up.
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-bucket",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "id": "abort-incomplete-uploads-expire-noncurrent",
+                    "status": "Enabled",
+                    "filter": {},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": ABORT_INCOMPLETE_UPLOAD_DAYS},
+                    "noncurrent_version_expiration": {"noncurrent_days": NONCURRENT_VERSION_DAYS},
+                }
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+        )
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-bucket",
             bucket=bucket.id,

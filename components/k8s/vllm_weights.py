@@ -81,7 +81,13 @@ def stager_policy(bucket: str, prefix: str, key_arn: str) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "StageWeights", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": [objects_arn]},
+            # AbortMultipartUpload: boto3 cleans up after a failed part; nothing can be deleted.
+            {
+                "Sid": "StageWeights",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"],
+                "Resource": [objects_arn],
+            },
             {
                 "Sid": "ListStagedWeights",
                 "Effect": "Allow",
