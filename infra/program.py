@@ -113,7 +113,7 @@ def build_aws_platform(cfg: StackConfig) -> AwsPlatform:
     image_repository = ImageRepository("ecr", image_repository_args(cfg, stack, ci, node_groups))
     pulumi.export("imageRepositoryUrl", image_repository.repository_url)
     pulumi.export("imageRepositoryArn", image_repository.repository_arn)
-    image_registry = build_pull_through_cache(cfg, stack, node_groups)
+    image_registry = build_pull_through_cache(cfg, stack, node_groups, ci.permissions_boundary_arn)
     pulumi.export("ciPreviewRoleArn", ci.preview_role_arn)
     pulumi.export("ciDeployRoleArn", ci.deploy_role_arn)
     pulumi.export("ciImagePushRoleArn", ci.image_push_role_arn)
@@ -138,7 +138,9 @@ def build_aws_platform(cfg: StackConfig) -> AwsPlatform:
     )
 
 
-def build_pull_through_cache(cfg: StackConfig, stack: AwsStack, node_groups: NodeGroups) -> pulumi.Output[str] | None:
+def build_pull_through_cache(
+    cfg: StackConfig, stack: AwsStack, node_groups: NodeGroups, permissions_boundary: pulumi.Output[str]
+) -> pulumi.Output[str] | None:
     """ECR pull-through cache rules for the configured upstreams; their credentials come from config secrets."""
     cache = cfg.ecr.pull_through_cache
     if cache is None:
@@ -147,7 +149,7 @@ def build_pull_through_cache(cfg: StackConfig, stack: AwsStack, node_groups: Nod
     credentials: dict[str, pulumi.Input[str]] = {
         u: secrets.require_secret(UPSTREAM_CREDENTIAL_KEYS[u]) for u in cache.upstreams if u in UPSTREAM_CREDENTIAL_KEYS
     }
-    args = pull_through_cache_args(cfg, stack, node_groups, credentials)
+    args = pull_through_cache_args(cfg, stack, node_groups, credentials, permissions_boundary)
     if args is None:
         return None
     registry = PullThroughCache("ecr-cache", args).registry_host

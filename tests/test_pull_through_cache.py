@@ -12,7 +12,7 @@ import pytest
 from catalogs.image_registries import cached_repository, is_private_ecr, split_reference, upstream_of
 from components.aws.ci_deploy_policy import deploy_policy
 from components.aws.ci_preview_policy import cache_credentials_read_policy
-from components.aws.pull_through_cache import FIRST_PULL_ACTIONS, first_pull_policy, scan_on_push_filters
+from components.aws.pull_through_cache import FIRST_PULL_ACTIONS, creation_role_policy, first_pull_policy, scan_on_push_filters
 from components.k8s.vllm_model import ContainerImage
 from infra.config import ConfigError, load_stack_config
 from infra.config.aws import DOCKER_HUB_CREDENTIALS_CONFIG_KEY
@@ -66,6 +66,18 @@ def test_nodes_may_create_and_import_only_under_the_cache_prefixes() -> None:
     ]
 
 
+def test_creation_role_creates_only_cached_repositories_and_grants_only_on_its_key() -> None:
+    key = f"arn:aws:kms:us-east-1:{ACCOUNT_ID}:key/k"
+    by_sid = {s["Sid"]: s for s in creation_role_policy("us-east-1", ACCOUNT_ID, ["docker-hub"], key)["Statement"]}
+    assert by_sid["CreateCachedRepositories"]["Resource"] == [f"arn:aws:ecr:us-east-1:{ACCOUNT_ID}:repository/docker-hub/*"]
+    assert by_sid["EncryptCachedRepositories"] == {
+        "Sid": "EncryptCachedRepositories",
+        "Effect": "Allow",
+        "Action": ["kms:CreateGrant", "kms:DescribeKey"],
+        "Resource": key,
+    }
+
+
 def test_registry_scanning_keeps_the_serving_repository() -> None:
     assert scan_on_push_filters(["docker-hub"], "ai-serving/vllm-server") == ["ai-serving/vllm-server", "docker-hub/*"]
 
@@ -95,6 +107,13 @@ def test_docker_hub_rule_template_secret_and_scanning_exist_with_the_required_se
     t = template["inputs"]
     assert t["prefix"] == "docker-hub" and t["appliedFors"] == ["PULL_THROUGH_CACHE"]
     assert t["imageTagMutability"] == "IMMUTABLE"
+    [encryption] = t["encryptionConfigurations"]
+    assert encryption["encryptionType"] == "KMS" and encryption["kmsKey"].startswith("arn:aws:kms:")
+    # ECR creates KMS-encrypted repositories only as a role of the stack, which must carry the boundary.
+    assert t["customRoleArn"].startswith("arn:aws:iam::")
+    [role] = [r for r in _resources(stack, "aws:iam/role:Role") if r["name"] == "ecr-cache-creation-role"]
+    assert json.loads(role["inputs"]["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "ecr.amazonaws.com"}
+    assert role["inputs"]["permissionsBoundary"]
     rules = json.loads(t["lifecyclePolicy"])["rules"]
     assert {r["selection"]["countType"] for r in rules if r["selection"]["tagStatus"] == "tagged"} == {"imageCountMoreThan"}
 

@@ -38,8 +38,15 @@ ATTACHABLE_AWS_MANAGED_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
 )
 # Services the deploy role may pass the stack's roles to: EKS (cluster and node roles), EC2 (instance
-# profiles of launch templates), EKS Pod Identity and VPC flow logs (their delivery role).
-PASS_ROLE_SERVICES = ("eks.amazonaws.com", "ec2.amazonaws.com", "pods.eks.amazonaws.com", "vpc-flow-logs.amazonaws.com")
+# profiles of launch templates), EKS Pod Identity, VPC flow logs (their delivery role) and ECR (the pull-through
+# cache's repository creation templates create repositories as a role of the stack).
+PASS_ROLE_SERVICES = (
+    "eks.amazonaws.com",
+    "ec2.amazonaws.com",
+    "pods.eks.amazonaws.com",
+    "vpc-flow-logs.amazonaws.com",
+    "ecr.amazonaws.com",
+)
 # Services that create grants on the stack's keys for themselves while `pulumi up` creates the resource, and retire
 # them when it deletes it: EKS (secrets encryption), ECR (repository encryption), ElastiCache (the edge's Redis).
 GRANTING_SERVICES = ("eks", "ecr", "elasticache")

@@ -18,7 +18,8 @@ import pulumi_aws as aws
 
 from catalogs.image_registries import CREDENTIAL_SECRET_PREFIX, UPSTREAMS, Upstream, ecr_registry_host
 
-from .ecr import lifecycle_policy
+from .ecr import lifecycle_policy, repository_key_policy
+from .eks_cluster import partition_of
 from .iam_documents import PolicyDocument
 from .stack_names import STACK_TAG_KEY
 
@@ -42,6 +43,29 @@ def first_pull_policy(region: str, account_id: str, upstreams: Sequence[str]) ->
                 "Action": list(FIRST_PULL_ACTIONS),
                 "Resource": [cache_repositories_arn(region, account_id, u) for u in sorted(upstreams)],
             }
+        ],
+    }
+
+
+def ecr_service_trust() -> PolicyDocument:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecr.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+
+
+def creation_role_policy(region: str, account_id: str, upstreams: Sequence[str], key_arn: str) -> PolicyDocument:
+    """What ECR does as the templates' role: create the cached repositories, and the grant on the key they use."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "CreateCachedRepositories",
+                "Effect": "Allow",
+                "Action": ["ecr:CreateRepository", "ecr:TagResource"],
+                "Resource": [cache_repositories_arn(region, account_id, u) for u in sorted(upstreams)],
+            },
+            {"Sid": "EncryptCachedRepositories", "Effect": "Allow", "Action": ["kms:CreateGrant", "kms:DescribeKey"], "Resource": key_arn},
         ],
     }
 
@@ -71,6 +95,10 @@ class PullThroughCacheArgs:
     stack: str
     region: str
     name_prefix: str
+    # The stack's permissions boundary (GithubCiIdentity.permissions_boundary_arn), carried by the templates' role.
+    permissions_boundary: pulumi.Input[str] | None = None
+    # Production: the cached repositories' key survives `pulumi destroy` and cannot be replaced by accident.
+    protect: bool = False
 
 
 class PullThroughCache(pulumi.ComponentResource):
@@ -85,6 +113,34 @@ class PullThroughCache(pulumi.ComponentResource):
         account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self)).account_id
         tags = {STACK_TAG_KEY: args.stack}
         lifecycle = json.dumps(lifecycle_policy(args.keep_tagged_images, args.untagged_expiry_days))
+        partition = partition_of(args.region)
+        # The cached repositories' key: like the serving repository's, usable only through ECR.
+        key = aws.kms.Key(
+            f"{name}-key",
+            description=f"ECR pull-through cache repositories ({args.stack})",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=account_id.apply(lambda a: json.dumps(repository_key_policy(partition, a, args.region), sort_keys=True)),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
+        )
+        aws.kms.Alias(f"{name}-key", name=f"alias/{args.name_prefix}ecr-cache", target_key_id=key.key_id, opts=child)
+        creation_role = aws.iam.Role(
+            f"{name}-creation-role",
+            assume_role_policy=json.dumps(ecr_service_trust()),
+            description=f"{args.stack}: ECR creates pull-through cache repositories (KMS-encrypted) with this role",
+            permissions_boundary=args.permissions_boundary,
+            tags=tags,
+            opts=child,
+        )
+        creation_policy = aws.iam.RolePolicy(
+            f"{name}-creation",
+            role=creation_role.name,
+            policy=pulumi.Output.all(account_id, key.arn).apply(
+                lambda v: json.dumps(creation_role_policy(args.region, v[0], args.upstreams, v[1]))
+            ),
+            opts=child,
+        )
         for upstream in (UPSTREAMS[u] for u in args.upstreams):
             credential = self._credential(name, args, upstream, tags)
             aws.ecr.PullThroughCacheRule(
@@ -97,16 +153,18 @@ class PullThroughCache(pulumi.ComponentResource):
             )
             aws.ecr.RepositoryCreationTemplate(
                 f"{name}-{upstream.name}-template",
+                # ECR creates the cached repositories as this role: a customer managed key needs it.
+                custom_role_arn=creation_role.arn,
                 prefix=upstream.name,
                 applied_fors=["PULL_THROUGH_CACHE"],
                 description=f"{args.stack}: images cached from {upstream.registry_url}",
                 # Pods pull by digest; a tag the cache once stored never silently changes under a running Rollout.
                 image_tag_mutability="IMMUTABLE",
-                # AES256 (ECR's own key): a customer managed key or tags would need a custom role ECR assumes to
-                # create repositories; cached images are public upstream content.
-                encryption_configurations=[aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(encryption_type="AES256")],
+                encryption_configurations=[
+                    aws.ecr.RepositoryCreationTemplateEncryptionConfigurationArgs(encryption_type="KMS", kms_key=key.arn)
+                ],
                 lifecycle_policy=lifecycle,
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[creation_policy]),
             )
         aws.ecr.RegistryScanningConfiguration(
             f"{name}-scanning",

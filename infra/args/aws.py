@@ -243,7 +243,11 @@ def image_repository_args(cfg: StackConfig, stack: AwsStack, ci: GithubCiIdentit
 
 
 def pull_through_cache_args(
-    cfg: StackConfig, stack: AwsStack, node_groups: NodeGroups, credentials: Mapping[str, pulumi.Input[str]]
+    cfg: StackConfig,
+    stack: AwsStack,
+    node_groups: NodeGroups,
+    credentials: Mapping[str, pulumi.Input[str]],
+    permissions_boundary: pulumi.Input[str] | None = None,
 ) -> PullThroughCacheArgs | None:
     cache = cfg.ecr.pull_through_cache
     if cache is None:
@@ -258,4 +262,6 @@ def pull_through_cache_args(
         stack=stack.stack,
         region=stack.region,
         name_prefix=stack.name_prefix,
+        permissions_boundary=permissions_boundary,
+        protect=cfg.protect_stateful_resources,
     )
