@@ -14,9 +14,12 @@ from components.aws.edge_certificate import EdgeCertificate
 from components.aws.eks_addons import EksAddons
 from components.aws.eks_cluster import EksCluster, kubernetes_provider
 from components.aws.github_ci_identity import GithubCiIdentity
+from components.aws.model_weights_bucket import ModelWeightsBucket
 from components.aws.network import Network
 from components.aws.node_groups import NodeGroups
+from components.aws.pull_through_cache import PullThroughCache
 from components.aws.rate_limit_redis import RateLimitRedis
+from components.aws.stack_names import stack_name_prefix
 from components.gcp.budget import ProjectBudget
 from components.gcp.deploy_access import service_account_deploy_access
 from components.gcp.github_workload_identity import GithubWorkloadIdentity
@@ -31,7 +34,7 @@ from components.k8s.gpu_addons import GpuAddons
 from components.k8s.preview_access import PreviewAccess
 from components.k8s.rollout_verdict_access import RolloutVerdictAccess, RolloutVerdictAccessArgs
 from components.k8s.serving_addons import ServingAddons
-from components.k8s.vllm_service import IrsaTrust, VllmService
+from components.k8s.vllm_service import IrsaTrust, VllmService, WeightsBucket
 from infra.args.aws import (
     AwsStack,
     cluster_logs_args,
@@ -42,6 +45,7 @@ from infra.args.aws import (
     image_repository_args,
     network_args,
     node_groups_args,
+    pull_through_cache_args,
 )
 from infra.args.cost import aws_budget_args, gcp_budget_args
 from infra.args.delivery import argocd_args, platform_namespaces
@@ -55,8 +59,9 @@ from infra.args.edge import (
     serving_edge_args,
 )
 from infra.args.gcp import gcp_network_args, github_workload_identity_args, gpu_vm_args, pulumi_ci_identity_args
-from infra.args.serving import serving_addons_args, vllm_service_args
+from infra.args.serving import model_weights_bucket_args, serving_addons_args, vllm_service_args
 from infra.config import StackConfig, aws_default_tags, load_stack_config, read_pulumi_config
+from infra.config.aws import UPSTREAM_CREDENTIAL_KEYS
 from infra.config.edge import EDGE_API_KEYS_CONFIG_KEY
 from infra.config.gcp import APP_ENV_SECRET_KEY
 from infra.config.serving import DISCORD_WEBHOOK_CONFIG_KEY, HEARTBEAT_URL_CONFIG_KEY, HF_TOKEN_CONFIG_KEY
@@ -77,6 +82,8 @@ class AwsPlatform:
     # The security group EKS gives the cluster and its managed nodes.
     cluster_security_group_id: pulumi.Output[str]
     cluster_name: pulumi.Output[str]
+    # The stack's ECR registry host when images are pulled through its cache.
+    image_registry: pulumi.Output[str] | None = None
 
 
 def main() -> None:
@@ -126,6 +133,7 @@ def build_aws_platform(cfg: StackConfig) -> AwsPlatform:
     image_repository = ImageRepository("ecr", image_repository_args(cfg, stack, ci, node_groups))
     pulumi.export("imageRepositoryUrl", image_repository.repository_url)
     pulumi.export("imageRepositoryArn", image_repository.repository_arn)
+    image_registry = build_pull_through_cache(cfg, stack, node_groups, ci.permissions_boundary_arn)
     pulumi.export("ciPreviewRoleArn", ci.preview_role_arn)
     pulumi.export("ciDeployRoleArn", ci.deploy_role_arn)
     pulumi.export("ciImagePushRoleArn", ci.image_push_role_arn)
@@ -148,7 +156,27 @@ def build_aws_platform(cfg: StackConfig) -> AwsPlatform:
         private_subnet_ids=network.private_subnet_ids,
         cluster_security_group_id=cluster.cluster_security_group_id,
         cluster_name=cluster.cluster_name,
+        image_registry=image_registry,
     )
+
+
+def build_pull_through_cache(
+    cfg: StackConfig, stack: AwsStack, node_groups: NodeGroups, permissions_boundary: pulumi.Output[str]
+) -> pulumi.Output[str] | None:
+    """ECR pull-through cache rules for the configured upstreams; their credentials come from config secrets."""
+    cache = cfg.ecr.pull_through_cache
+    if cache is None:
+        return None
+    secrets = pulumi.Config("ai-serving")
+    credentials: dict[str, pulumi.Input[str]] = {
+        u: secrets.require_secret(UPSTREAM_CREDENTIAL_KEYS[u]) for u in cache.upstreams if u in UPSTREAM_CREDENTIAL_KEYS
+    }
+    args = pull_through_cache_args(cfg, stack, node_groups, credentials, permissions_boundary)
+    if args is None:
+        return None
+    registry = PullThroughCache("ecr-cache", args).registry_host
+    pulumi.export("imageCacheRegistry", registry)
+    return registry
 
 
 def build_serving(cfg: StackConfig, platform: AwsPlatform) -> ServingAddons | None:
@@ -166,9 +194,17 @@ def build_serving(cfg: StackConfig, platform: AwsPlatform) -> ServingAddons | No
         serving_addons_args(cfg, cfg.serving, discord_webhook, hf_token, platform.nodes_ready, pulumi.get_stack(), heartbeat_url),
         opts=pulumi.ResourceOptions(provider=platform.k8s_provider),
     )
+    weights_bucket = None
+    if cfg.serving.stage_weights:
+        prefix = stack_name_prefix(pulumi.get_project(), pulumi.get_stack())
+        bucket = ModelWeightsBucket("model-weights", model_weights_bucket_args(cfg, pulumi.get_stack(), platform.region, prefix))
+        pulumi.export("modelWeightsBucket", bucket.bucket_name)
+        weights_bucket = WeightsBucket(bucket.bucket_name, bucket.kms_key_arn, platform.region)
     endpoints: dict[str, str] = {}
     for model in cfg.models:
-        args = vllm_service_args(cfg, cfg.serving, model, addons, platform.irsa, edge_pod_peers(cfg))
+        args = vllm_service_args(
+            cfg, cfg.serving, model, addons, platform.irsa, edge_pod_peers(cfg), platform.image_registry, weights_bucket
+        )
         endpoints[model.name] = VllmService(model.name, args, opts=pulumi.ResourceOptions(provider=platform.k8s_provider)).endpoint
     pulumi.export("modelEndpoints", endpoints)
     # What the deploy job's `ai-serving rollout-status` may do there (it impersonates this access).

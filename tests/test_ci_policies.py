@@ -166,6 +166,8 @@ def test_deploy_may_pass_only_stack_roles_to_eks_and_ec2() -> None:
         "ec2.amazonaws.com",
         "pods.eks.amazonaws.com",
         "vpc-flow-logs.amazonaws.com",
+        # The pull-through cache's creation templates: ECR creates KMS-encrypted repositories as a stack role.
+        "ecr.amazonaws.com",
     }
     for statement in _statements(deploy_policy(_scope())):
         if "iam:PassRole" in statement["Action"] and statement["Effect"] == "Allow":

@@ -207,5 +207,9 @@ def test_production_serves_the_commit_its_evaluation_record_names(plans: dict[st
         assert record.revision is not None and COMMIT.fullmatch(record.revision)
         assert (record.source, record.revision) == (config.source, config.revision)
         [args] = [args for name, args in served if name == config.name]
-        assert args[0] == config.source
-        assert f"--revision={record.revision}" in args
+        if plans["production"].config.serving.stage_weights:  # type: ignore[union-attr]
+            # Staged: the copy of exactly that commit in the stack's bucket (tests/test_weights_staging.py).
+            assert args[0].startswith("s3://") and args[0].endswith(f"/models/{config.source}/{record.revision}/")
+        else:
+            assert args[0] == config.source
+            assert f"--revision={record.revision}" in args

@@ -53,12 +53,21 @@ def _container(spec: VllmModel, ctx: PodContext | None = None) -> dict[str, Any]
     return container
 
 
-@pytest.mark.parametrize("timeout", [60, 905, 1800, 7200])
-def test_startup_probe_budget_covers_the_model_load_timeout(timeout: int) -> None:
-    probe = _container(_spec(modelLoadTimeoutSeconds=timeout))["startupProbe"]
+@pytest.mark.parametrize("weights_gib", [0.5, 2.9, 14.2, 140])
+def test_startup_probe_window_is_derived_from_the_cold_start_budget(weights_gib: float) -> None:
+    spec = _spec(weightsGib=weights_gib)
+    probe = _container(spec)["startupProbe"]
+    window = spec.cold_start.startup_window_seconds
     assert probe["periodSeconds"] == STARTUP_PROBE_PERIOD_SECONDS
-    assert probe["periodSeconds"] * probe["failureThreshold"] >= timeout
-    assert probe["periodSeconds"] * (probe["failureThreshold"] - 1) < timeout
+    assert probe["periodSeconds"] * probe["failureThreshold"] >= window
+    assert probe["periodSeconds"] * (probe["failureThreshold"] - 1) < window
+
+
+def test_bigger_weights_get_a_longer_startup_window_and_progress_deadline() -> None:
+    small, big = _spec(weightsGib=2), _spec(weightsGib=40)
+    assert _container(big)["startupProbe"]["failureThreshold"] > _container(small)["startupProbe"]["failureThreshold"]
+    deadline = [objects.rollout(s, NS, _ctx(s))["spec"]["progressDeadlineSeconds"] for s in (small, big)]
+    assert deadline[1] > deadline[0]
 
 
 def test_probes_use_vllm_health_on_the_api_port() -> None:
@@ -182,7 +191,9 @@ def test_rollout_leaves_replicas_to_the_hpa_and_surges_the_canary() -> None:
     assert r["spec"]["selector"]["matchLabels"] == objects.selector_labels(spec)
     assert r["spec"]["progressDeadlineAbort"] is True
     assert r["spec"]["rollbackWindow"] == {"revisions": 3} and r["spec"]["revisionHistoryLimit"] >= 3
-    assert r["spec"]["progressDeadlineSeconds"] > spec.model_load_timeout_seconds
+    # A new pod on a new node: node boot and image pull come on top of what the startup probe allows.
+    assert r["spec"]["progressDeadlineSeconds"] == spec.cold_start.progress_deadline_seconds
+    assert r["spec"]["progressDeadlineSeconds"] > spec.cold_start.startup_window_seconds + spec.cold_start.node_boot_seconds
     # The selector ignores the version, so a new version is a new ReplicaSet of the same Rollout.
     assert objects.VERSION_LABEL not in objects.selector_labels(spec)
     assert r["spec"]["template"]["metadata"]["labels"][objects.VERSION_LABEL] == spec.version

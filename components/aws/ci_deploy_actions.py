@@ -176,3 +176,44 @@ LOGS_WRITE_ACTIONS = (
 # AWS Budgets: the stack's budget (components/aws/budget.py). CreateBudget, UpdateBudget, DeleteBudget and the
 # notification calls all authorize as budgets:ModifyBudget (AWS Budgets "Actions, resources and condition keys").
 BUDGET_ACTIONS = ("budgets:ModifyBudget", "budgets:ViewBudget", "budgets:TagResource", "budgets:UntagResource")
+# ECR pull-through cache (components/aws/pull_through_cache.py). Rules, creation templates and the registry's
+# scanning configuration are registry-level settings with no resource ARN of their own: allowed in the stack's region.
+ECR_REGISTRY_SETTINGS_ACTIONS = (
+    "ecr:CreatePullThroughCacheRule",
+    "ecr:UpdatePullThroughCacheRule",
+    "ecr:DeletePullThroughCacheRule",
+    "ecr:ValidatePullThroughCacheRule",
+    "ecr:CreateRepositoryCreationTemplate",
+    "ecr:UpdateRepositoryCreationTemplate",
+    "ecr:DeleteRepositoryCreationTemplate",
+    "ecr:PutRegistryScanningConfiguration",
+)
+# A creation template may only set what its author could set on a repository under its prefix.
+ECR_CACHE_REPOSITORY_ACTIONS = ("ecr:CreateRepository", "ecr:PutLifecyclePolicy")
+# The upstream credentials' secret (`ecr-pullthroughcache/<stack prefix>...`). GetSecretValue: the provider reads
+# the version back on refresh (ReadOnlyAccess does not include it).
+SECRETS_WRITE_ACTIONS = (
+    "secretsmanager:CreateSecret",
+    "secretsmanager:DeleteSecret",
+    "secretsmanager:UpdateSecret",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:TagResource",
+    "secretsmanager:UntagResource",
+)
+# The model-weights bucket (components/aws/model_weights_bucket.py). Object deletes: `force_destroy` empties the bucket
+# when a non-production stack is destroyed; the staging Job, not the deploy role, writes the objects.
+S3_WEIGHTS_BUCKET_ACTIONS = (
+    "s3:CreateBucket",
+    "s3:DeleteBucket",
+    "s3:PutBucketVersioning",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketTagging",
+    "s3:PutLifecycleConfiguration",
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+)

@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from catalogs.image_registries import CREDENTIAL_SECRET_PREFIX
+
 from .ci_deploy_actions import (
     BUDGET_ACTIONS,
+    ECR_CACHE_REPOSITORY_ACTIONS,
     ECR_MANAGE_ACTIONS,
+    ECR_REGISTRY_SETTINGS_ACTIONS,
     EKS_WRITE_ACTIONS,
     IAM_ATTACH_ACTIONS,
     IAM_BOUNDED_ROLE_ACTIONS,
@@ -17,6 +21,8 @@ from .ci_deploy_actions import (
     IAM_ROLE_WRITE_ACTIONS,
     KMS_KEY_MANAGE_ACTIONS,
     LOGS_WRITE_ACTIONS,
+    S3_WEIGHTS_BUCKET_ACTIONS,
+    SECRETS_WRITE_ACTIONS,
 )
 from .ci_deploy_edge import EdgeDeployScope, edge_deploy_statements
 from .ci_state_access import StateBackend, state_read_statements, state_write_statements
@@ -33,8 +39,15 @@ ATTACHABLE_AWS_MANAGED_POLICIES = (
     "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
 )
 # Services the deploy role may pass the stack's roles to: EKS (cluster and node roles), EC2 (instance
-# profiles of launch templates), EKS Pod Identity and VPC flow logs (their delivery role).
-PASS_ROLE_SERVICES = ("eks.amazonaws.com", "ec2.amazonaws.com", "pods.eks.amazonaws.com", "vpc-flow-logs.amazonaws.com")
+# profiles of launch templates), EKS Pod Identity, VPC flow logs (their delivery role) and ECR (the pull-through
+# cache's repository creation templates create repositories as a role of the stack).
+PASS_ROLE_SERVICES = (
+    "eks.amazonaws.com",
+    "ec2.amazonaws.com",
+    "pods.eks.amazonaws.com",
+    "vpc-flow-logs.amazonaws.com",
+    "ecr.amazonaws.com",
+)
 # Services that create grants on the stack's keys for themselves while `pulumi up` creates the resource, and retire
 # them when it deletes it: EKS (secrets encryption), ECR (repository encryption), ElastiCache (the edge's Redis).
 GRANTING_SERVICES = ("eks", "ecr", "elasticache")
@@ -97,6 +110,35 @@ class DeployScope:
     edge: EdgeDeployScope | None = None
     # The stack's AWS Budgets budget (components/aws/budget.py), when it has one.
     budget_name: str | None = None
+    # ECR pull-through cache upstreams (their repository prefixes), when the stack has the cache.
+    pull_through_upstreams: tuple[str, ...] = ()
+    # The stack's model-weights bucket (`<prefix>model-weights-<account>`), when it stages weights.
+    model_weights_bucket: bool = False
+
+
+def pull_through_statements(upstreams: tuple[str, ...], acct: str, region: str, prefixes: list[str]) -> list[dict[str, Any]]:
+    """Registry settings in the stack's region; templates' repository settings and the credential secrets by name."""
+    return [
+        {
+            "Sid": "PullThroughCache",
+            "Effect": "Allow",
+            "Action": list(ECR_REGISTRY_SETTINGS_ACTIONS),
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
+        },
+        {
+            "Sid": "PullThroughCacheRepositories",
+            "Effect": "Allow",
+            "Action": list(ECR_CACHE_REPOSITORY_ACTIONS),
+            "Resource": [f"arn:aws:ecr:{region}:{acct}:repository/{u}/*" for u in sorted(upstreams)],
+        },
+        {
+            "Sid": "PullThroughCacheCredentials",
+            "Effect": "Allow",
+            "Action": list(SECRETS_WRITE_ACTIONS),
+            "Resource": [f"arn:aws:secretsmanager:{region}:{acct}:secret:{CREDENTIAL_SECRET_PREFIX}{p}*" for p in prefixes],
+        },
+    ]
 
 
 def deploy_policy(scope: DeployScope) -> PolicyDocument:
@@ -251,6 +293,18 @@ def deploy_policy(scope: DeployScope) -> PolicyDocument:
         # Never granted above; denied explicitly so no later Allow can let a stack role leave its boundary.
         {"Sid": "KeepBoundaries", "Effect": "Deny", "Action": ["iam:DeleteRolePermissionsBoundary"], "Resource": "*"},
     ]
+    if scope.pull_through_upstreams:
+        statements += pull_through_statements(scope.pull_through_upstreams, acct, region, prefixes)
+    if scope.model_weights_bucket:
+        buckets = [f"arn:aws:s3:::{p}model-weights-{acct}" for p in prefixes]
+        statements.append(
+            {
+                "Sid": "ModelWeightsBucket",
+                "Effect": "Allow",
+                "Action": list(S3_WEIGHTS_BUCKET_ACTIONS),
+                "Resource": [*buckets, *(f"{b}/*" for b in buckets)],
+            }
+        )
     if scope.edge is not None:
         statements += edge_deploy_statements(scope.edge, account_id=acct, region=region, cluster_name=cluster)
     if scope.state_backend is not None:

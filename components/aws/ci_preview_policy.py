@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from catalogs.image_registries import CREDENTIAL_SECRET_PREFIX
+
 from .ci_state_access import StateBackend, state_read_statements
 from .iam_documents import PolicyDocument
 
@@ -17,3 +19,19 @@ def preview_inline_policy(backend: StateBackend | None) -> PolicyDocument | None
     if backend is None:
         return None
     return {"Version": "2012-10-17", "Statement": state_read_statements(backend)}
+
+
+def cache_credentials_read_policy(region: str, account_id: str, name_prefix: str) -> PolicyDocument:
+    """Refresh reads a Secrets Manager secret version's value (GetSecretValue), which ReadOnlyAccess does not grant:
+    the preview role may read the stack's pull-through cache credentials (a read-only registry token), nothing else."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "RefreshCacheCredentials",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": f"arn:aws:secretsmanager:{region}:{account_id}:secret:{CREDENTIAL_SECRET_PREFIX}{name_prefix}*",
+            }
+        ],
+    }

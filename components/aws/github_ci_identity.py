@@ -12,13 +12,14 @@ import pulumi
 import pulumi_aws as aws
 
 from catalogs.github_subjects import GithubRepository
+from catalogs.image_registries import UPSTREAMS
 
 from .ci_boundary_policy import boundary_policy_arn, boundary_policy_name, permissions_boundary
 from .ci_deploy_edge import EdgeDeployScope
 from .ci_deploy_network import network_deploy_policy, network_policy_arn, network_policy_name
 from .ci_deploy_policy import DeployScope, deploy_policy
 from .ci_image_push_policy import image_push_policy
-from .ci_preview_policy import READ_ONLY_ACCESS_ARN, preview_inline_policy
+from .ci_preview_policy import READ_ONLY_ACCESS_ARN, cache_credentials_read_policy, preview_inline_policy
 from .ci_state_access import StateBackend
 from .ci_trust import GITHUB_OIDC_URL, ci_role_names, deploy_subjects, github_trust_policy, image_push_subjects, preview_subjects
 from .iam_documents import STS_AUDIENCE
@@ -65,6 +66,10 @@ class GithubCiIdentityArgs:
     edge: EdgeDeployScope | None = None
     # The stack's AWS Budgets budget the deploy role manages (None: no budget).
     budget_name: str | None = None
+    # ECR pull-through cache upstreams the deploy role manages rules, templates and credentials of.
+    pull_through_upstreams: Sequence[str] = ()
+    # The stack has a model-weights bucket (serving.stageWeights).
+    model_weights_bucket: bool = False
 
 
 def deploy_scope(args: GithubCiIdentityArgs, account_id: str, github_provider_arn: str) -> DeployScope:
@@ -82,6 +87,8 @@ def deploy_scope(args: GithubCiIdentityArgs, account_id: str, github_provider_ar
         state_backend=args.state_backend,
         edge=args.edge,
         budget_name=args.budget_name,
+        pull_through_upstreams=tuple(args.pull_through_upstreams),
+        model_weights_bucket=args.model_weights_bucket,
     )
 
 
@@ -155,6 +162,14 @@ class GithubCiIdentity(pulumi.ComponentResource):
         if preview_state_policy is not None:
             aws.iam.RolePolicy(
                 f"{name}-preview-state", name="pulumi-state-read", role=preview.name, policy=json.dumps(preview_state_policy), opts=child
+            )
+        if any(UPSTREAMS[u].needs_credentials for u in args.pull_through_upstreams):
+            aws.iam.RolePolicy(
+                f"{name}-preview-cache-credentials",
+                name="pull-through-credentials-read",
+                role=preview.name,
+                policy=account_id.apply(lambda acct: json.dumps(cache_credentials_read_policy(args.region, acct, args.name_prefix))),
+                opts=child,
             )
         aws.iam.RolePolicy(
             f"{name}-deploy",

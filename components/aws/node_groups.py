@@ -128,6 +128,7 @@ class NodeGroupsArgs:
 
 class NodeGroups(pulumi.ComponentResource):
     node_role_arn: pulumi.Output[str]
+    node_role_name: pulumi.Output[str]
     system_group: aws.eks.NodeGroup
     gpu_groups: dict[str, aws.eks.NodeGroup]
     # The system group: the cluster add-ons' pods are scheduled there.
@@ -151,6 +152,7 @@ class NodeGroups(pulumi.ComponentResource):
             for policy in NODE_ROLE_POLICIES
         ]
         self.node_role_arn = role.arn
+        self.node_role_name = role.name
 
         self.system_group = self._group(name, args, args.system, role, attachments)
         self.gpu_groups = {spec.name: self._group(name, args, spec, role, attachments) for spec in args.gpu_groups}

@@ -6,8 +6,12 @@ The stack config validates user input and maps it onto these (infra/args/serving
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, replace
 from typing import Literal
+
+from catalogs.image_registries import cached_repository, is_private_ecr
+
+from .vllm_cold_start import ColdStartBudget, cold_start_budget
 
 
 @dataclass(frozen=True)
@@ -16,10 +20,31 @@ class ContainerImage:
     tag: str
     # The content address of the tag; None pins by tag only.
     digest: str | None = None
+    _: KW_ONLY
+    # Compressed size a node pulls (the cold-start budget's image-pull part).
+    size_gib: float
+    # Pulled through the stack's ECR pull-through cache (same tag and digest, in-region registry).
+    through_cache: bool = False
+    # The stack's ECR registry host, known once the account is (VllmService resolves it); required with through_cache.
+    registry: str | None = None
 
     @property
     def reference(self) -> str:
-        base = f"{self.repository}:{self.tag}"
+        """The upstream reference, as configured."""
+        return self._with_version(self.repository)
+
+    @property
+    def pull_reference(self) -> str:
+        """What the kubelet pulls: through the cache when the image is cached, else the upstream reference."""
+        if not self.through_cache:
+            return self.reference
+        if self.registry is None:
+            # Never fall back to the upstream silently: the whole point is that nodes do not pull from it.
+            raise ValueError(f"{self.repository} is pulled through the cache but the ECR registry host is not resolved")
+        return self._with_version(cached_repository(self.registry, self.repository))
+
+    def _with_version(self, repository: str) -> str:
+        base = f"{repository}:{self.tag}"
         return f"{base}@{self.digest}" if self.digest else base
 
 
@@ -47,7 +72,30 @@ class S3Weights:
     prefix: str
 
 
-Weights = HuggingFaceWeights | S3Weights
+@dataclass(frozen=True)
+class StagedWeights:
+    """A pinned Hugging Face revision copied once into the stack's model bucket (the weights-staging Job) and
+    streamed from there. Keyed by repository and commit: every model version and every pod serving the same revision
+    reads the same objects, and a new revision lands under a new prefix (the old one stays for a rollback)."""
+
+    repo_id: str
+    # A commit sha (config enforces it): the copy is made once and never refreshed.
+    revision: str
+    # The bucket's name, once known (VllmService resolves it).
+    bucket: str | None = None
+
+    @property
+    def prefix(self) -> str:
+        return f"models/{self.repo_id}/{self.revision}"
+
+    @property
+    def uri(self) -> str:
+        if self.bucket is None:
+            raise ValueError(f"staged weights of {self.repo_id}@{self.revision}: the model bucket is not resolved")
+        return f"s3://{self.bucket}/{self.prefix}/"
+
+
+Weights = HuggingFaceWeights | S3Weights | StagedWeights
 
 
 @dataclass(frozen=True)
@@ -124,11 +172,30 @@ class VllmModel:
     max_replicas: int
     # The GPU node group (its ai-serving/node-group label) the pods run on.
     node_group: str
-    model_load_timeout_seconds: int
+    # Size of the weight files (the cold-start budget's weight-load part).
+    weights_gib: float
     drain_seconds: int
     canary: Canary
     autoscaling: QueueAutoscaling
 
     @property
-    def weights_kind(self) -> Literal["huggingface", "s3"]:
+    def weights_kind(self) -> Literal["huggingface", "s3", "staged"]:
+        if isinstance(self.weights, StagedWeights):
+            return "staged"
         return "s3" if isinstance(self.weights, S3Weights) else "huggingface"
+
+    @property
+    def cold_start(self) -> ColdStartBudget:
+        return cold_start_budget(
+            weights_gib=self.weights_gib,
+            image_gib=self.image.size_gib,
+            weights_from="huggingface" if self.weights_kind == "huggingface" else "s3-stream",
+            image_from="ecr" if self.image.through_cache or is_private_ecr(self.image.repository) else "upstream",
+        )
+
+
+def resolved_model(model: VllmModel, registry: str | None, bucket: str | None = None) -> VllmModel:
+    """The model with what only the deployed stack knows filled in: its ECR registry host and its model bucket."""
+    image = replace(model.image, registry=registry) if model.image.through_cache else model.image
+    weights = replace(model.weights, bucket=bucket) if isinstance(model.weights, StagedWeights) else model.weights
+    return replace(model, image=image, weights=weights)

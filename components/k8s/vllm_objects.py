@@ -12,18 +12,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from .vllm_canary import canary_steps
-from .vllm_model import HuggingFaceWeights, VllmModel
+from .vllm_model import HuggingFaceWeights, StagedWeights, VllmModel
 from .vllm_pod import HTTP_PORT, PodContext, pod_template, quantity, vllm_args
 
 ROLLOUT_API = "argoproj.io/v1alpha1"
 # The custom metric prometheus-adapter serves per pod (vllm:num_requests_waiting renamed: no ':' in the API).
 QUEUE_METRIC = "vllm_num_requests_waiting"
 VERSION_LABEL = "ai-serving/model-version"
-# Node provisioning (scale from zero) on top of the model load, before Argo calls a rollout stuck.
-NODE_PROVISIONING_SECONDS = 600
 ROLLBACK_WINDOW_REVISIONS = 3
+# Pods that read S3 through IRSA mount the service account token: with automountServiceAccountToken false the
+# web-identity credentials do not work (amazon-eks-pod-identity-webhook#67).
+IRSA_TOKEN_WAIVER = "CKV_K8S_38=IRSA: the pod identity webhook's web-identity credentials need the service account token mounted"
 # pulumi-kubernetes waits (10 min, then fails) until a Service with a selector has ready endpoints. The model's pods
-# come from the Rollout, which is applied after its Services and needs up to modelLoadTimeoutSeconds to get ready:
+# come from the Rollout, which is applied after its Services and needs its cold-start budget to get ready:
 # waiting would fail every first deploy. Argo Rollouts, not Pulumi, judges the pods behind these Services.
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
 # The pods of `ai-serving rollout-status`'s smoke-test Job (infra/rollouts/smoke.py): the model's NetworkPolicy admits
@@ -87,24 +88,31 @@ def _meta(name: str, namespace: str, labels: dict[str, str], annotations: dict[s
     return meta
 
 
-def rollout(model: VllmModel, namespace: str, ctx: PodContext) -> dict[str, Any]:
-    names = names_for(model)
+def rollout_metadata(model: VllmModel, namespace: str) -> dict[str, Any]:
     annotations = {}
     if model.image.digest is None:
         annotations["checkov.io/skip1"] = (
             "CKV_K8S_43=staging pins the image by tag (imagePullPolicy Always); production requires a digest (config validation)"
         )
+    if model.weights_kind != "huggingface":
+        annotations["checkov.io/skip2"] = IRSA_TOKEN_WAIVER
+    return _meta(names_for(model).rollout, namespace, common_labels(model), annotations)
+
+
+def rollout(model: VllmModel, namespace: str, ctx: PodContext) -> dict[str, Any]:
+    names = names_for(model)
     template_annotations = {"ai-serving/model-source": model.weights.uri, "ai-serving/vllm-args-sha256": args_digest(model)}
     return {
         "apiVersion": ROLLOUT_API,
         "kind": "Rollout",
-        "metadata": _meta(names.rollout, namespace, common_labels(model), annotations),
+        "metadata": rollout_metadata(model, namespace),
         # No `replicas`: the HPA owns the count (Argo starts at 1, the HPA raises it to replicas.min), so a
         # `pulumi up` never resets what the autoscaler chose.
         "spec": {
             "selector": {"matchLabels": selector_labels(model)},
             "revisionHistoryLimit": 5,
-            "progressDeadlineSeconds": model.model_load_timeout_seconds + NODE_PROVISIONING_SECONDS,
+            # A new pod on a new node: the whole cold-start budget with headroom (vllm_cold_start).
+            "progressDeadlineSeconds": model.cold_start.progress_deadline_seconds,
             # A canary that never becomes ready (no GPU, bad weights) is aborted; stable keeps serving.
             "progressDeadlineAbort": True,
             # Going back to one of the last revisions (a config revert, `kubectl argo rollouts undo`) skips the
@@ -252,6 +260,10 @@ def service_account(model: VllmModel, namespace: str, role_arn: str | None) -> d
     }
 
 
+def record_metadata(model: VllmModel, namespace: str) -> dict[str, Any]:
+    return _meta(names_for(model).record, namespace, common_labels(model))
+
+
 def serving_record(model: VllmModel, namespace: str) -> dict[str, Any]:
     """What is declared to run: model, version, weights, image and the exact vLLM arguments. The previous
     revisions' pod templates (and so their arguments) stay in the Rollout's ReplicaSets for a rollback."""
@@ -259,9 +271,9 @@ def serving_record(model: VllmModel, namespace: str) -> dict[str, Any]:
         "model": model.name,
         "version": model.version,
         "source": model.weights.uri,
-        "revision": (model.weights.revision if isinstance(model.weights, HuggingFaceWeights) else None) or "",
+        "revision": (model.weights.revision if isinstance(model.weights, HuggingFaceWeights | StagedWeights) else None) or "",
         "servedModelName": model.served_name,
-        "image": model.image.reference,
+        "image": model.image.pull_reference,
         "gpusPerReplica": str(model.gpus_per_replica),
         "nodeGroup": model.node_group,
         "vllmArgs": json.dumps(vllm_args(model)),
@@ -270,7 +282,7 @@ def serving_record(model: VllmModel, namespace: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _meta(names_for(model).record, namespace, common_labels(model)),
+        "metadata": record_metadata(model, namespace),
         "data": data,
     }
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from catalogs.gpu_scheduling import GPU_PRESENT_LABEL, NODE_GROUP_LABEL, gpu_toleration
 
-from .vllm_model import HuggingFaceWeights, S3Weights, VllmModel
+from .vllm_model import HuggingFaceWeights, VllmModel
 
 HTTP_PORT = 8000
 # A UID no image user has, >= 10000 so it never maps to a host account (checkov CKV_K8S_40).
@@ -62,7 +62,7 @@ def vllm_args(model: VllmModel) -> list[str]:
         args.append(f"--quantization={v.quantization}")
     if isinstance(model.weights, HuggingFaceWeights) and model.weights.revision is not None:
         args.append(f"--revision={model.weights.revision}")
-    if isinstance(model.weights, S3Weights):
+    if model.weights_kind != "huggingface":
         # Streams safetensors straight from S3 into GPU memory (credentials from IRSA).
         args.append("--load-format=runai_streamer")
     args += [
@@ -80,8 +80,8 @@ def termination_grace_seconds(model: VllmModel) -> int:
 
 
 def startup_failure_threshold(model: VllmModel) -> int:
-    """Probe attempts that cover the model load budget (download + load + compile)."""
-    return math.ceil(model.model_load_timeout_seconds / STARTUP_PROBE_PERIOD_SECONDS)
+    """Probe attempts that cover the cold-start budget's in-container part (weight load + engine warm-up)."""
+    return math.ceil(model.cold_start.startup_window_seconds / STARTUP_PROBE_PERIOD_SECONDS)
 
 
 def probes(model: VllmModel) -> dict[str, dict[str, Any]]:
@@ -129,6 +129,9 @@ def env(model: VllmModel, ctx: PodContext) -> list[dict[str, Any]]:
         {"name": "TRITON_CACHE_DIR", "value": f"{CACHE_DIR}/triton"},
         {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
     ]
+    if model.weights_kind != "huggingface":
+        # The weights come from S3: the hub is never needed, and a lookup (config, tokenizer) must fail, not hang.
+        variables.append({"name": "HF_HUB_OFFLINE", "value": "1"})
     if ctx.hf_token_secret is not None:
         # huggingface_hub reads the token from this file; a mounted file keeps it out of `kubectl describe`.
         variables.append({"name": "HF_TOKEN_PATH", "value": f"{HF_TOKEN_DIR}/{HF_TOKEN_SECRET_KEY}"})
@@ -216,7 +219,7 @@ def pod_template(
     vols, mounts = volumes(model, ctx)
     container = {
         "name": "vllm",
-        "image": model.image.reference,
+        "image": model.image.pull_reference,
         "imagePullPolicy": image_pull_policy(model),
         "command": ["vllm", "serve"],
         "args": vllm_args(model),

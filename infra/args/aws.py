@@ -7,7 +7,7 @@ own settings (stack, project, aws:region) and instantiates the components.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -32,6 +32,7 @@ from components.aws.node_groups import (
     NodeGroupsArgs,
     NodeGroupSpec,
 )
+from components.aws.pull_through_cache import PullThroughCacheArgs
 from components.aws.rate_limit_redis import rate_limit_redis_name
 from components.aws.stack_names import stack_name_prefix
 from components.k8s.cluster_logs import FLUENT_BIT_IMAGE, ClusterLogsArgs
@@ -111,6 +112,8 @@ def github_ci_identity_args(cfg: StackConfig, stack: AwsStack) -> GithubCiIdenti
         protect=cfg.protect_stateful_resources,
         edge=edge_deploy_scope(cfg),
         budget_name=aws_budget_name(cfg),
+        pull_through_upstreams=list(cfg.ecr.pull_through_cache.upstreams) if cfg.ecr.pull_through_cache else [],
+        model_weights_bucket=cfg.serving is not None and cfg.serving.stage_weights,
     )
 
 
@@ -263,5 +266,30 @@ def image_repository_args(cfg: StackConfig, stack: AwsStack, ci: GithubCiIdentit
         stack=stack.stack,
         region=stack.region,
         name_prefix=stack.name_prefix,
+        protect=cfg.protect_stateful_resources,
+    )
+
+
+def pull_through_cache_args(
+    cfg: StackConfig,
+    stack: AwsStack,
+    node_groups: NodeGroups,
+    credentials: Mapping[str, pulumi.Input[str]],
+    permissions_boundary: pulumi.Input[str] | None = None,
+) -> PullThroughCacheArgs | None:
+    cache = cfg.ecr.pull_through_cache
+    if cache is None:
+        return None
+    return PullThroughCacheArgs(
+        upstreams=list(cache.upstreams),
+        credentials=credentials,
+        keep_tagged_images=cfg.ecr.keep_tagged_images,
+        untagged_expiry_days=cfg.ecr.untagged_expiry_days,
+        serving_repository_name=cfg.ecr.repository_name,
+        puller_role_names=[node_groups.node_role_name],
+        stack=stack.stack,
+        region=stack.region,
+        name_prefix=stack.name_prefix,
+        permissions_boundary=permissions_boundary,
         protect=cfg.protect_stateful_resources,
     )

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import pulumi
 
+from catalogs.image_registries import is_private_ecr, upstream_of
+from components.aws.model_weights_bucket import ModelWeightsBucketArgs
 from components.k8s.serving_addon_values import AlertThresholds
 from components.k8s.serving_addons import ServingAddons, ServingAddonsArgs
 from components.k8s.vllm_model import (
@@ -22,12 +24,14 @@ from components.k8s.vllm_model import (
     PodResources,
     QueueAutoscaling,
     S3Weights,
+    StagedWeights,
     VllmModel,
     Weights,
 )
 from components.k8s.vllm_objects import PodPeer
-from components.k8s.vllm_service import IrsaTrust, VllmServiceArgs
+from components.k8s.vllm_service import IrsaTrust, VllmServiceArgs, WeightsBucket
 from infra.config import StackConfig
+from infra.config.image_rules import cached_upstreams
 from infra.config.serving import AlertThresholdsConfig, ModelConfig, ServingConfig
 from infra.config.serving_rules import CANARY_SURGE_PODS
 
@@ -62,9 +66,13 @@ def vllm_service_args(
     addons: ServingAddons,
     irsa: IrsaTrust,
     pod_peers: Sequence[PodPeer] = (),
+    image_registry: pulumi.Input[str] | None = None,
+    weights_bucket: WeightsBucket | None = None,
 ) -> VllmServiceArgs:
     return VllmServiceArgs(
-        model=vllm_model(model),
+        model=stack_model(cfg, model),
+        image_registry=image_registry,
+        weights_bucket=weights_bucket,
         namespace=addons.models_namespace,
         cluster_name=cfg.cluster.name,
         prometheus_url=addons.prometheus_url,
@@ -85,6 +93,17 @@ def runbook_page(cfg: StackConfig) -> str:
     return f"https://github.com/{cfg.github.org}/{cfg.github.repo}/blob/main/docs/serving.md"
 
 
+def stack_model(cfg: StackConfig, model: ModelConfig) -> VllmModel:
+    """A model as this stack serves it: its image through the stack's pull-through cache when that caches it, its
+    weights from the stack's bucket when the stack stages them."""
+    stage = cfg.serving is not None and cfg.serving.stage_weights
+    return vllm_model(model, cached_upstreams(cfg), stage)
+
+
+def model_weights_bucket_args(cfg: StackConfig, stack: str, region: str, name_prefix: str) -> ModelWeightsBucketArgs:
+    return ModelWeightsBucketArgs(stack=stack, region=region, name_prefix=name_prefix, protect=cfg.protect_stateful_resources)
+
+
 def alert_thresholds(alerts: AlertThresholdsConfig) -> AlertThresholds:
     return AlertThresholds(
         error_ratio=alerts.error_ratio,
@@ -94,22 +113,36 @@ def alert_thresholds(alerts: AlertThresholdsConfig) -> AlertThresholds:
     )
 
 
-def model_weights(model: ModelConfig) -> Weights:
+def model_weights(model: ModelConfig, stage_weights: bool = False) -> Weights:
     if model.source_kind == "s3":
         bucket, prefix = model.s3_location
         return S3Weights(uri=model.source, bucket=bucket, prefix=prefix)
+    if stage_weights and model.revision is not None:
+        # serving_rules guarantees a commit sha when the stack stages weights.
+        return StagedWeights(repo_id=model.source, revision=model.revision)
     return HuggingFaceWeights(repo_id=model.source, revision=model.revision)
 
 
-def vllm_model(model: ModelConfig) -> VllmModel:
+def through_cache(repository: str, cached_upstreams: Sequence[str]) -> bool:
+    upstream = upstream_of(repository)
+    return upstream is not None and upstream.name in cached_upstreams and not is_private_ecr(repository)
+
+
+def vllm_model(model: ModelConfig, cached_upstreams: Sequence[str] = (), stage_weights: bool = False) -> VllmModel:
     v, r, c, a = model.vllm, model.resources, model.canary, model.autoscaling
     steps = None if c.steps is None else tuple(CanaryStep(s.set_weight, s.pause, bool(s.analysis)) for s in c.steps)
     return VllmModel(
         name=model.name,
         version=model.version,
-        weights=model_weights(model),
+        weights=model_weights(model, stage_weights),
         served_name=model.served_name,
-        image=ContainerImage(model.image.repository, model.image.tag, model.image.digest),
+        image=ContainerImage(
+            model.image.repository,
+            model.image.tag,
+            model.image.digest,
+            size_gib=model.image.size_gib,
+            through_cache=through_cache(model.image.repository, cached_upstreams),
+        ),
         engine=EngineSettings(
             tensor_parallel_size=v.tensor_parallel_size,
             max_model_len=v.max_model_len,
@@ -125,7 +158,7 @@ def vllm_model(model: ModelConfig) -> VllmModel:
         min_replicas=model.replicas.min,
         max_replicas=model.replicas.max,
         node_group=model.node_group,
-        model_load_timeout_seconds=model.model_load_timeout_seconds,
+        weights_gib=model.weights_gib,
         drain_seconds=model.drain_seconds,
         canary=Canary(
             analysis=CanaryAnalysis(

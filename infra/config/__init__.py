@@ -17,13 +17,22 @@ from pydantic import Field, ValidationError
 
 from catalogs.platform_images import PLATFORM_IMAGE_REPOSITORIES, PlatformImageName
 
-from .aws import ClusterConfig, EcrConfig, GithubConfig, GpuNodeGroupConfig, NetworkConfig, github_id_problems
+from .aws import (
+    DOCKER_HUB_CREDENTIALS_CONFIG_KEY,
+    ClusterConfig,
+    EcrConfig,
+    GithubConfig,
+    GpuNodeGroupConfig,
+    NetworkConfig,
+    github_id_problems,
+)
 from .base import NAMESPACE, ConfigError, ConfigProblem, ImageDigest, StrictModel, key_path, problems_from_validation_error
 from .ci_runners import CiRunnersConfig, ci_runner_problems
 from .cost import NOT_GIVEN, CostConfig, cost_problems
 from .delivery import ArgoCdConfig, ModelGateConfig, argocd_problems, model_gate_problems
 from .edge import EDGE_API_KEYS_CONFIG_KEY, EdgeConfig, edge_problems
 from .gcp import APP_ENV_SECRET_KEY, GcpConfig, gcp_problems
+from .image_rules import image_source_problems
 from .serving import SERVING_SECRET_KEYS, ModelConfig, ServingConfig
 from .serving_rules import serving_problems
 
@@ -31,7 +40,7 @@ __all__ = ["SECRET_KEYS", "ConfigError", "ConfigProblem", "StackConfig", "aws_de
 
 # Keys set with `pulumi config set --secret`. They are read with pulumi.Config.require_secret where used, never
 # parsed into StackConfig, so their values stay wrapped as secrets end to end.
-SECRET_KEYS: frozenset[str] = SERVING_SECRET_KEYS | {APP_ENV_SECRET_KEY, EDGE_API_KEYS_CONFIG_KEY}
+SECRET_KEYS: frozenset[str] = SERVING_SECRET_KEYS | {APP_ENV_SECRET_KEY, EDGE_API_KEYS_CONFIG_KEY, DOCKER_HUB_CREDENTIALS_CONFIG_KEY}
 
 
 class StackConfig(StrictModel):
@@ -151,6 +160,7 @@ CROSS_FIELD_CHECKS: list[Callable[[StackConfig, Environment], list[ConfigProblem
     _aws_platform_problems,
     _delivery_problems,
     serving_problems,
+    image_source_problems,
     edge_problems,
     ci_runner_problems,
     gcp_problems,

@@ -181,10 +181,31 @@ class ClusterConfig(StrictModel):
         return cloudwatch_retention(v)
 
 
+# Secret config key: the Docker Hub credentials of the pull-through cache, as AWS expects them in the secret:
+# {"username": "...", "accessToken": "..."} (a read-only Docker Hub access token).
+DOCKER_HUB_CREDENTIALS_CONFIG_KEY = "dockerHubCredentials"
+# Which secret config key holds the credentials of a credentialed upstream (catalogs.image_registries).
+UPSTREAM_CREDENTIAL_KEYS = {"docker-hub": DOCKER_HUB_CREDENTIALS_CONFIG_KEY}
+
+
+class PullThroughCacheConfig(StrictModel):
+    # Upstream registries served through the stack's ECR (one rule each; names from catalogs/image_registries.py).
+    upstreams: Annotated[list[Literal["docker-hub", "quay", "registry-k8s", "ecr-public"]], Field(min_length=1)]
+
+    @field_validator("upstreams")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("each upstream may be listed once")
+        return v
+
+
 class EcrConfig(StrictModel):
     repository_name: Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", max_length=256)]
     keep_tagged_images: Annotated[int, Field(ge=1, le=1000)] = 30
     untagged_expiry_days: Annotated[int, Field(ge=1, le=365)] = 7
+    # None: images are pulled from their upstream registries directly.
+    pull_through_cache: PullThroughCacheConfig | None = None
 
 
 KmsKeyArn = Annotated[

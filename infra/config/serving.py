@@ -72,6 +72,8 @@ class ImageConfig(StrictModel):
     tag: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
     # The content address of the tag. Required in production (tags can be re-pushed; a digest cannot change).
     digest: ImageDigest | None = None
+    # Compressed size (sum of the layers a node pulls): the image-pull part of the cold-start budget.
+    size_gib: Annotated[float, Field(gt=0, le=100)]
 
     @field_validator("tag")
     @classmethod
@@ -221,8 +223,9 @@ class ModelConfig(StrictModel):
     replicas: ReplicaRangeConfig
     # The gpuNodeGroups entry the pods run on.
     node_group: DnsLabel
-    # Budget of the startup probe: how long downloading and loading the weights may take.
-    model_load_timeout_seconds: Annotated[int, Field(ge=60, le=7200)] = 1800
+    # Size of the weight files vLLM loads (the safetensors of the revision): the weight-load part of the cold-start
+    # budget, from which the startup probe and the Rollout's progress deadline are derived.
+    weights_gib: Annotated[float, Field(gt=0, le=2048)]
     # How long a stopping pod lets in-flight requests finish (vLLM --shutdown-timeout).
     drain_seconds: Annotated[int, Field(ge=0, le=3600)] = 120
     canary: CanaryConfig = CanaryConfig()
@@ -282,6 +285,9 @@ class ServingConfig(StrictModel):
     client_namespaces: list[DnsLabel] = []
     # Prometheus keeps metrics this long (on an emptyDir: a Prometheus restart loses them).
     prometheus_retention_days: Annotated[int, Field(ge=1, le=90)] = 7
+    # Copy each Hugging Face model's pinned revision once into the stack's model bucket (a Job) and stream it from
+    # there (vLLM --load-format=runai_streamer): serving pods never contact the hub. Needs a commit sha as revision.
+    stage_weights: bool = False
     alerts: AlertThresholdsConfig = AlertThresholdsConfig()
 
     @field_validator("namespace")

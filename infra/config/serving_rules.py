@@ -56,7 +56,7 @@ def serving_problems(cfg: StackConfig, env: Environment) -> list[ConfigProblem]:
         )
     groups = {g.name: g for g in cfg.gpu_node_groups}
     if env.stack is not None:
-        problems += _weights_role_name_problems(cfg.models, env.stack)
+        problems += _weights_role_name_problems(cfg.models, env.stack, cfg.serving.stage_weights)
     seen: set[str] = set()
     gpus_by_group: dict[str, int] = {}
     for i, model in enumerate(cfg.models):
@@ -109,7 +109,23 @@ def _model_problems(
         problems += _fits_one_node_problems(i, model, group)
     if cfg.tier == "production":
         problems += _production_problems(i, model, group)
+    # Production already requires a commit for every Hugging Face model (_production_problems).
+    if cfg.serving is not None and cfg.serving.stage_weights and cfg.tier != "production":
+        problems += _staged_weights_problems(i, model)
     return problems
+
+
+def _staged_weights_problems(i: int, model: ModelConfig) -> list[ConfigProblem]:
+    """A staged copy is made once per revision and never refreshed: a branch or tag would freeze silently."""
+    if model.source_kind != "huggingface" or (model.revision is not None and HF_COMMIT_SHA.fullmatch(model.revision)):
+        return []
+    return [
+        ConfigProblem(
+            key_path("models", i, "revision"),
+            model.revision,
+            "serving.stageWeights copies one revision once: pin the Hugging Face commit (40 hex characters)",
+        )
+    ]
 
 
 # The serving image and the node's own images live on the same disk as the pods' emptyDirs.
@@ -196,21 +212,28 @@ def _production_problems(i: int, model: ModelConfig, group: GpuNodeGroupConfig |
 _IAM_ROLE_NAME_MAX = 64
 
 
-def weights_role_name_length(project: str, stack: str, model: str) -> int:
-    return len(f"{project}-{stack}-{model}-weights-role-") + 7
+def weights_role_name_length(project: str, stack: str, model: str, role: str = "weights-role") -> int:
+    return len(f"{project}-{stack}-{model}-{role}-") + 7
 
 
-def _weights_role_name_problems(models: Iterable[ModelConfig], stack: str) -> list[ConfigProblem]:
+def _weights_role_name_problems(models: Iterable[ModelConfig], stack: str, stage_weights: bool = False) -> list[ConfigProblem]:
+    """S3 sources get a read role; staged Hugging Face models also a staging role (the longer name)."""
     problems = []
     for i, model in enumerate(models):
-        length = weights_role_name_length(NAMESPACE, stack, model.name)
-        if model.source_kind == "s3" and length > _IAM_ROLE_NAME_MAX:
+        if model.source_kind == "s3":
+            role, why = "weights-role", "a model read from S3"
+        elif stage_weights:
+            role, why = "weights-stager-role", "a model whose weights are staged"
+        else:
+            continue
+        length = weights_role_name_length(NAMESPACE, stack, model.name, role)
+        if length > _IAM_ROLE_NAME_MAX:
             allowed = len(model.name) - (length - _IAM_ROLE_NAME_MAX)
             problems.append(
                 ConfigProblem(
                     key_path("models", i, "name"),
                     model.name,
-                    f"at most {allowed} characters in stack {stack} for a model read from S3: its IAM role name would be {length} > 64 characters",
+                    f"at most {allowed} characters in stack {stack} for {why}: its IAM role name would be {length} > 64 characters",
                 )
             )
     return problems

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from infra.args.serving import stack_model
 from infra.config import StackConfig
 
 from .engine import ProgramEvaluation
@@ -29,12 +30,17 @@ def summary_lines(stack: str, cfg: StackConfig, evaluation: ProgramEvaluation) -
     )
     lines.append(f"  VPC {cfg.network.cidr} over {', '.join(cfg.network.availability_zones)}; NAT {cfg.network.nat_gateways}")
     lines.append(f"  ECR {cfg.ecr.repository_name}; protected state: {cfg.protect_stateful_resources}")
+    if cfg.ecr.pull_through_cache is not None:
+        lines.append(f"  ECR pull-through cache: {', '.join(cfg.ecr.pull_through_cache.upstreams)}")
     for model in cfg.models:
+        served = stack_model(cfg, model)
         image = f"{model.image.repository}:{model.image.tag}" + ("@digest" if model.image.digest else "")
+        via = " via ECR cache" if served.image.through_cache else ""
         lines.append(
             f"  model {model.name} {model.version}: {model.source} on {model.node_group}, "
-            f"{model.replicas.min}-{model.replicas.max} replicas x {model.gpus_per_replica} GPU, {image}"
+            f"{model.replicas.min}-{model.replicas.max} replicas x {model.gpus_per_replica} GPU, {image}{via}"
         )
+        lines.append(f"    cold start ({served.weights_kind} weights): {served.cold_start.describe()}")
     if cfg.gcp is not None and cfg.gcp.enabled:
         vm = cfg.gcp.vm
         layout = "managed instance group" if cfg.gcp.managed_instance_group.enabled else "individual VMs"
