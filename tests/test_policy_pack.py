@@ -191,7 +191,7 @@ CASES: list[tuple[str, Tier, PolicyResource, str | None]] = [
             "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate",
             {
                 "imageTagMutability": "IMMUTABLE",
-                "encryptionConfiguration": {"encryptionType": "KMS", "kmsKey": "arn:aws:kms:us-east-1:1:key/k"},
+                "encryptionConfigurations": [{"encryptionType": "KMS", "kmsKey": "arn:aws:kms:us-east-1:1:key/k"}],
             },
         ),
         None,

@@ -76,8 +76,10 @@ _COMPONENTS = {
             "EksCluster",
             "GithubCiIdentity",
             "ImageRepository",
+            "ModelWeightsBucket",
             "Network",
             "NodeGroups",
+            "PullThroughCache",
             "StackBudget",
             "StateBackend",
             "VpcFlowLogs",
@@ -133,6 +135,20 @@ AWS: dict[str, ReplaceRule] = {
         "ecr_repository", "name", "encryptionConfigurations", loses="every image pushed to the repository", name_input="name"
     ),
     "aws:ecr/repositoryPolicy:RepositoryPolicy": _aws("ecr_repository_policy", "repository"),
+    "aws:ecr/pullThroughCacheRule:PullThroughCacheRule": _aws(
+        "ecr_pull_through_cache_rule", "ecrRepositoryPrefix", "upstreamRegistryUrl", "upstreamRepositoryPrefix"
+    ),
+    # One setting per account and region: every argument is updated in place.
+    "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration": _aws("ecr_registry_scanning_configuration"),
+    "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate": _aws("ecr_repository_creation_template", "prefix"),
+    "aws:secretsmanager/secret:Secret": _aws(
+        "secretsmanager_secret",
+        "name",
+        "namePrefix",
+        loses="the secret and its versions (after the recovery window); whatever reads it by ARN breaks",
+        name_input="name",
+    ),
+    "aws:secretsmanager/secretVersion:SecretVersion": _aws("secretsmanager_secret_version", "secretId", "secretString", "secretBinary"),
     "aws:eks/addon:Addon": _aws("eks_addon", "addonName", "clusterName"),
     "aws:eks/nodeGroup:NodeGroup": _aws(
         "eks_node_group",
@@ -281,6 +297,10 @@ _K8S_OBJECT_PATHS = ("metadata.name", "metadata.namespace")
 _K8S_IMMUTABLE: dict[str, ReplaceRule] = {
     "apps/v1:Deployment": ReplaceRule(
         ("spec.selector",), f"{_K8S_API}workload-resources/deployment-v1/: spec.selector is immutable in apps/v1"
+    ),
+    "batch/v1:Job": ReplaceRule(
+        ("spec.template", "spec.selector", "spec.completions"),
+        f"{_K8S_API}workload-resources/job-v1/: spec.template and spec.selector are immutable (completions too, outside elastic indexed Jobs)",
     ),
     "apps/v1:DaemonSet": ReplaceRule(
         ("spec.selector",), f"{_K8S_API}workload-resources/daemon-set-v1/: spec.selector is immutable in apps/v1"
