@@ -86,7 +86,8 @@ FAILURES: dict[str, tuple[dict[str, Any], dict[str, str], str]] = {
         f"Model {MODEL} has available replicas but Prometheus scrapes none of them (PodMonitor or network policy)",
     ),
     "GpuXidError": (
-        {"xid": "79"},
+        # No XID for 80 minutes, then XID 79 (the GPU fell off the bus) 10 minutes before the evaluation.
+        {"xid": "0x80 79x20"},
         {},
         "",
     ),
@@ -160,10 +161,15 @@ def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(binary("promtool")), *args], capture_output=True, text=True, timeout=60)
 
 
-def _test_file(alert: str | None) -> dict[str, Any]:
-    """promtool's unit test file: `alert` fires on its failure, or (None) nothing fires on the healthy server."""
+# A GPU whose last XID (79) is an hour old: dcgm-exporter still reports it, the alert has resolved.
+STALE_XID = {"xid": "0x20 79x80"}
+
+
+def _test_file(alert: str | None, quiet: dict[str, Any] | None = None) -> dict[str, Any]:
+    """promtool's unit test file: `alert` fires on its failure, or (None) nothing fires on the healthy server (with
+    `quiet` applied: a past failure that must not alert any more)."""
     if alert is None:
-        s, checks = _scenario({}), [{"eval_time": EVAL_TIME, "alertname": a, "exp_alerts": []} for a in ALERTS]
+        s, checks = _scenario(quiet or {}), [{"eval_time": EVAL_TIME, "alertname": a, "exp_alerts": []} for a in ALERTS]
     else:
         failure, labels, _ = FAILURES[alert]
         s = _scenario(failure)
@@ -181,9 +187,9 @@ def _test_file(alert: str | None) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def unit_test_results(rules_file: Path) -> dict[str, str]:
     """promtool test rules run once over every unit test file: its report per file."""
-    names = ["healthy", *sorted(FAILURES)]
+    names = ["healthy", "stale-xid", *sorted(FAILURES)]
     for name in names:
-        test = _test_file(None if name == "healthy" else name)
+        test = _test_file(None, STALE_XID) if name == "stale-xid" else _test_file(None if name == "healthy" else name)
         (rules_file.parent / f"{name}.test.yaml").write_text(yaml.safe_dump(test, sort_keys=False))
     result = subprocess.run(
         [str(binary("promtool")), "test", "rules", *(f"{name}.test.yaml" for name in names)],
@@ -209,6 +215,10 @@ def test_every_alert_has_a_failure_test() -> None:
 
 def test_no_alert_fires_on_a_healthy_busy_server(unit_test_results: dict[str, str]) -> None:
     assert "SUCCESS" in unit_test_results["healthy"], unit_test_results["healthy"]
+
+
+def test_an_old_xid_that_dcgm_still_reports_does_not_alert_forever(unit_test_results: dict[str, str]) -> None:
+    assert "SUCCESS" in unit_test_results["stale-xid"], unit_test_results["stale-xid"]
 
 
 @pytest.mark.parametrize("alert", sorted(FAILURES))

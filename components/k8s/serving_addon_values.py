@@ -351,7 +351,10 @@ def serving_alert_rules(name: str, models_namespace: str, t: AlertThresholds, ru
     gpus = [
         _alert(
             "GpuXidError",
-            "max by (gpu, UUID, Hostname, hostname) (DCGM_FI_DEV_XID_ERRORS) > 0",
+            # dcgm-exporter holds the *last* XID until it restarts (NVIDIA/dcgm-exporter#500): alert while a new one
+            # arrived in the last 15 minutes, not forever after one.
+            "max by (gpu, UUID, Hostname, hostname) (DCGM_FI_DEV_XID_ERRORS) > 0"
+            " and max by (gpu, UUID, Hostname, hostname) (changes(DCGM_FI_DEV_XID_ERRORS[15m])) > 0",
             "warning",
             gpu + " reported XID error {{ $value }}",
             runbook_page,
