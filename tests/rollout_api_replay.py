@@ -1,4 +1,4 @@
-"""A loopback Kubernetes API that replays recorded Argo Rollouts responses (tests/fixtures/rollout_status/*.json),
+"""A loopback Kubernetes API that replays synthetic Argo Rollouts responses (tests/fixtures/rollout_status/*.json),
 so `rollout-status` is tested through the official client exactly as it talks to a cluster.
 
 Each GET of the Rollout returns the next recorded snapshot (the last one repeats). Jobs are accepted, reported

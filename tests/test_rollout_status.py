@@ -1,4 +1,8 @@
-"""`ai-serving rollout-status`: recorded Argo Rollouts API responses replayed through the official client."""
+"""`ai-serving rollout-status`: Argo Rollouts API responses replayed through the official client.
+
+The scenarios (tests/fixtures/rollout_status/) are synthetic, not captured from a cluster: the program's rendered
+Rollout and AnalysisTemplate with `status` blocks written to the Argo Rollouts v1.9.1 CRD schema, modelling how the
+controller reports each outcome."""
 
 from __future__ import annotations
 

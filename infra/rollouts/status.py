@@ -80,7 +80,9 @@ class RolloutReport:
 
     @property
     def verdict(self) -> Verdict:
-        if self.state.outcome in {"aborted", "degraded"} and not self.timed_out:
+        # Only an abort sends traffic back to the stable version; Degraded without one (an invalid spec, say) is a
+        # failure that says nothing about where traffic goes.
+        if self.state.outcome == "aborted" and not self.timed_out:
             return "aborted"
         if self.state.outcome == "healthy" and (self.smoke is None or self.smoke.ok):
             return "succeeded"
