@@ -129,7 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     diff.add_argument("--format", choices=["text", "markdown"], default="text")
     diff.add_argument("--exit-code", action="store_true", help="exit 1 when the plans differ, 4 when a change is blocked")
     diff.add_argument("--across-stacks", action="store_true", help="compare two stacks' plans: genuine differences only")
-    diff.add_argument("--max-chars", type=int, help="markdown: cut the details (never the summary or the blocked/replace/delete sections) toward this size")
+    diff.add_argument(
+        "--max-chars",
+        type=int,
+        help="markdown: cut the details (never the summary or the blocked/replace/delete sections) toward this size",
+    )
     diff.set_defaults(run=_diff)
     add_rollout_subcommands(commands)
     args = parser.parse_args(argv)

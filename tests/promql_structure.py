@@ -19,7 +19,19 @@ MATCH_OPS = [(pq.MatchOp.Equal, "="), (pq.MatchOp.NotEqual, "!="), (pq.MatchOp.R
 COMPARISONS = {">", ">=", "<", "<=", "==", "!="}
 SET_OPERATORS = {"and", "or", "unless"}
 # Functions whose result keeps the labels of their (first) vector argument.
-LABEL_KEEPING_FUNCTIONS = {"rate", "irate", "increase", "delta", "idelta", "avg_over_time", "max_over_time", "min_over_time", "abs", "changes", "resets"}
+LABEL_KEEPING_FUNCTIONS = {
+    "rate",
+    "irate",
+    "increase",
+    "delta",
+    "idelta",
+    "avg_over_time",
+    "max_over_time",
+    "min_over_time",
+    "abs",
+    "changes",
+    "resets",
+}
 
 # Target labels prometheus-operator gives every series it scrapes through a PodMonitor / ServiceMonitor
 # (its generated relabelings; `instance` is Prometheus' own).
