@@ -29,6 +29,16 @@ def scenario(name: str) -> dict[str, Any]:
     return loaded
 
 
+UNAVAILABLE = {
+    "kind": "Status",
+    "apiVersion": "v1",
+    "status": "Failure",
+    "reason": "ServiceUnavailable",
+    "code": 503,
+    "message": "the server is currently unable to handle the request",
+}
+
+
 @dataclass
 class Replay:
     recorded: dict[str, Any]
@@ -40,11 +50,16 @@ class Replay:
     rollout_reads: int = 0
     # The first N reads of the Rollout answer 503 (an API server restarting).
     unavailable_reads: int = 0
+    # The first N lists of AnalysisRuns answer 503.
+    unavailable_run_lists: int = 0
 
     def answer(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
         route = path.split("?", 1)[0]
         if route in self.failures:
             return self.failures[route]
+        if method == "GET" and route == f"{ROLLOUTS}/analysisruns" and self.unavailable_run_lists > 0:
+            self.unavailable_run_lists -= 1
+            return 503, UNAVAILABLE
         if method == "GET" and route == f"{ROLLOUTS}/rollouts/qwen-small" and self.unavailable_reads > 0:
             self.unavailable_reads -= 1
             return 503, {

@@ -125,6 +125,15 @@ def test_canary_aborted_by_analysis_names_the_step_and_the_metric(tmp_path: Path
     assert "Traceback" not in out
 
 
+def test_a_transient_error_while_listing_analysis_runs_is_retried(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    replay = Replay(scenario("aborted-by-analysis"), unavailable_run_lists=2)
+    code, _, env = _run(replay, tmp_path)
+    out = capsys.readouterr().out
+    assert code == 1 and "HTTP 503" in out and "(retrying, 2/3)" in out
+    # The verdict still names the metric that decided, read once the API answered again.
+    assert _outputs(env)["verdict"] == "canary-aborted" and "error-ratio" in _outputs(env)["decision"]
+
+
 def test_degraded_by_progress_deadline_is_a_failed_canary_without_a_smoke_test(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     replay = Replay(scenario("degraded-by-progress-deadline"))
     code, _, env = _run(replay, tmp_path)

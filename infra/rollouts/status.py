@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import partial
+from typing import Literal, TypeVar
 
 from components.k8s.vllm_objects import names_for
 from components.k8s.vllm_pod import HTTP_PORT
@@ -30,6 +31,7 @@ from .verdict import (
 
 Verdict = Literal["succeeded", "aborted", "failed"]
 Log = Callable[[str], None]
+T = TypeVar("T")
 TRANSIENT_RETRIES = 3
 
 
@@ -104,9 +106,23 @@ class RolloutReport:
         return f"{head}: {kind} at {s.where}: {s.message or 'no message'}{by}"
 
 
-def _fresh_analyses(api: ClusterApi, target: Target, state: RolloutState) -> list[AnalysisResult]:
-    runs = runs_of_update(api.list_analysis_runs(target.namespace), target.rollout, state.pod_hash)
-    return [analysis_result(r) for r in runs]
+def read_retrying(read: Callable[[], T], log: Log, sleep: Callable[[float], None], pause_seconds: float = 5) -> T:
+    """A read (never a create or delete: those are not idempotent) retried a few times on a transient API error, so
+    one API server restart at the end of a long wait does not turn a good rollout into a failed verdict."""
+    for attempt in range(1, TRANSIENT_RETRIES + 1):
+        try:
+            return read()
+        except ClusterApiError as err:
+            if not err.transient:
+                raise
+            log(f"{err} (retrying, {attempt}/{TRANSIENT_RETRIES})")
+            sleep(pause_seconds)
+    return read()
+
+
+def _fresh_analyses(api: ClusterApi, target: Target, state: RolloutState, log: Log, sleep: Callable[[float], None]) -> list[AnalysisResult]:
+    all_runs = read_retrying(lambda: api.list_analysis_runs(target.namespace), log, sleep)
+    return [analysis_result(r) for r in runs_of_update(all_runs, target.rollout, state.pod_hash)]
 
 
 def wait_for_rollouts(
@@ -137,7 +153,8 @@ def wait_for_rollouts(
                 log(f"{err} (retrying, {failures}/{TRANSIENT_RETRIES})")
                 continue
             if target.namespace not in templates:
-                templates[target.namespace] = {t["metadata"]["name"]: t for t in api.list_analysis_templates(target.namespace)}
+                listed = read_retrying(partial(api.list_analysis_templates, target.namespace), log, sleep)
+                templates[target.namespace] = {t["metadata"]["name"]: t for t in listed}
             if target.rollout not in reports:
                 steps = canary_steps(rollout)
                 deadline = deadline_seconds(rollout, templates[target.namespace])
@@ -154,7 +171,7 @@ def wait_for_rollouts(
                 last_seen[target.rollout] = seen
             report.timed_out = not report.state.final and report.seconds >= report.deadline_seconds
             if report.state.final or report.timed_out:
-                report.analyses = _fresh_analyses(api, target, report.state)
+                report.analyses = _fresh_analyses(api, target, report.state, log, sleep)
                 pending.remove(target)
                 log(report.decision())
         if pending:
