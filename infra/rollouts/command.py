@@ -82,7 +82,7 @@ def rollout_status(
                     run = env.get("GITHUB_RUN_ID", str(int(time.time())))
                     attempt = env.get("GITHUB_RUN_ATTEMPT")
                     name = smoke_job_name(report.target.model, f"{run}-{attempt}" if attempt else run)
-                    report.smoke = run_smoke_test(api, smoke_spec(report.target, args.smoke_max_seconds), name, clock, sleep)
+                    report.smoke = run_smoke_test(api, smoke_spec(report.target, args.smoke_max_seconds), name, clock, sleep, print)
                     print(f"{report.target.namespace}/{report.target.rollout}: {report.smoke.line()}")
     except (ClusterApiError, ValueError) as err:
         # ValueError: a Rollout the tool cannot read a deadline from (an unknown duration, a missing AnalysisTemplate).

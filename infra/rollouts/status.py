@@ -190,6 +190,7 @@ def run_smoke_test(
     job_name: str,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
+    log: Log,
     poll_seconds: float = 5,
 ) -> SmokeResult:
     """Create the Job, wait for it to finish, judge its log, remove it."""
@@ -198,13 +199,13 @@ def run_smoke_test(
     limit = clock() + int(job["spec"]["activeDeadlineSeconds"]) + 60
     try:
         while True:
-            status = api.get_job(spec.namespace, job_name).get("status") or {}
+            status = read_retrying(partial(api.get_job, spec.namespace, job_name), log, sleep).get("status") or {}
             if status.get("succeeded") or status.get("failed"):
                 break
             if clock() >= limit:
                 return SmokeResult(False, None, None, "", f"Job {spec.namespace}/{job_name} did not finish (no node for it, or image pull)")
             sleep(poll_seconds)
-        return judge_smoke(api.job_logs(spec.namespace, job_name), spec)
+        return judge_smoke(read_retrying(partial(api.job_logs, spec.namespace, job_name), log, sleep), spec)
     finally:
         api.delete_job(spec.namespace, job_name)
 
