@@ -65,6 +65,13 @@ def ecr_registry_host(account_id: str, region: str) -> str:
     return f"{account_id}.dkr.ecr.{region}.amazonaws.com"
 
 
+def cached_reference(registry_host: str, image: str) -> str:
+    """`repository:tag[@digest]` as pulled through the stack's ECR: the same tag and digest, the cache's repository."""
+    name, at, digest = image.partition("@")
+    repository, _, tag = name.rpartition(":")
+    return f"{cached_repository(registry_host, repository)}:{tag}{at}{digest}"
+
+
 def cached_repository(registry_host: str, repository: str) -> str:
     """The repository as pulled through the stack's ECR: `<registry>/<upstream name>/<path>`."""
     upstream = upstream_of(repository)

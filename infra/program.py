@@ -127,13 +127,17 @@ def build_aws_platform(cfg: StackConfig) -> AwsPlatform:
     # Kubernetes workloads wait for these: nodes to run on and cluster DNS.
     nodes_ready = [*node_groups.ready, *eks_addons.ready]
     gpu_addons = GpuAddons("gpu-addons", gpu_addons_args(cfg, stack, cluster, ci, k8s_provider, nodes_ready))
+    image_registry = build_pull_through_cache(cfg, stack, node_groups, ci.permissions_boundary_arn)
     # Pod and node logs to CloudWatch Logs (KMS, retention from config).
-    logs = ClusterLogs("logs", cluster_logs_args(cfg, stack, cluster, ci, nodes_ready), pulumi.ResourceOptions(providers=[k8s_provider]))
+    logs = ClusterLogs(
+        "logs",
+        cluster_logs_args(cfg, stack, cluster, ci, nodes_ready, image_registry),
+        pulumi.ResourceOptions(providers=[k8s_provider]),
+    )
     PreviewAccess("ci-preview", k8s_provider, preview_api_groups(cfg))
     image_repository = ImageRepository("ecr", image_repository_args(cfg, stack, ci, node_groups))
     pulumi.export("imageRepositoryUrl", image_repository.repository_url)
     pulumi.export("imageRepositoryArn", image_repository.repository_arn)
-    image_registry = build_pull_through_cache(cfg, stack, node_groups, ci.permissions_boundary_arn)
     pulumi.export("ciPreviewRoleArn", ci.preview_role_arn)
     pulumi.export("ciDeployRoleArn", ci.deploy_role_arn)
     pulumi.export("ciImagePushRoleArn", ci.image_push_role_arn)
@@ -257,6 +261,7 @@ def build_edge(cfg: StackConfig, platform: AwsPlatform, serving: ServingAddons |
             # The load balancer controller must run before the gateway's Service asks it for an NLB.
             depends_on=[*platform.nodes_ready, *controllers.ready, *serving.models_namespace_ready],
             redis_address=redis.primary_endpoint_address if redis is not None else None,
+            image_registry=platform.image_registry,
         ),
         opts=pulumi.ResourceOptions(provider=platform.k8s_provider),
     )

@@ -91,8 +91,10 @@ def _resources(stack: str, typ: str) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("stack", ["staging", "production"])
 def test_docker_hub_rule_template_secret_and_scanning_exist_with_the_required_settings(stack: str) -> None:
-    [rule] = _resources(stack, "aws:ecr/pullThroughCacheRule:PullThroughCacheRule")
-    assert rule["inputs"]["ecrRepositoryPrefix"] == "docker-hub"
+    upstreams = stack_config(stack)["ecr"]["pullThroughCache"]["upstreams"]
+    rules = _resources(stack, "aws:ecr/pullThroughCacheRule:PullThroughCacheRule")
+    assert sorted(r["inputs"]["ecrRepositoryPrefix"] for r in rules) == sorted(upstreams)
+    [rule] = [r for r in rules if r["inputs"]["ecrRepositoryPrefix"] == "docker-hub"]
     assert rule["inputs"]["upstreamRegistryUrl"] == "registry-1.docker.io"
     [secret] = _resources(stack, "aws:secretsmanager/secret:Secret")
     # AWS requires the name prefix, and ECR reads pull-through credentials only under aws/secretsmanager.
@@ -103,7 +105,9 @@ def test_docker_hub_rule_template_secret_and_scanning_exist_with_the_required_se
     [version] = _resources(stack, "aws:secretsmanager/secretVersion:SecretVersion")
     assert version["inputs"]["secretString"] == "[secret]"
 
-    [template] = _resources(stack, "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate")
+    templates = _resources(stack, "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate")
+    assert sorted(t["inputs"]["prefix"] for t in templates) == sorted(upstreams)
+    [template] = [t for t in templates if t["inputs"]["prefix"] == "docker-hub"]
     t = template["inputs"]
     assert t["prefix"] == "docker-hub" and t["appliedFors"] == ["PULL_THROUGH_CACHE"]
     assert t["imageTagMutability"] == "IMMUTABLE"
@@ -120,7 +124,7 @@ def test_docker_hub_rule_template_secret_and_scanning_exist_with_the_required_se
     [scanning] = _resources(stack, "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration")
     [scan_rule] = scanning["inputs"]["rules"]
     assert scan_rule["scanFrequency"] == "SCAN_ON_PUSH"
-    assert {"docker-hub/*", "ai-serving/vllm-server"} == {f["filter"] for f in scan_rule["repositoryFilters"]}
+    assert {*(f"{u}/*" for u in upstreams), "ai-serving/vllm-server"} == {f["filter"] for f in scan_rule["repositoryFilters"]}
 
     first_pull = [r for r in _resources(stack, "aws:iam/rolePolicy:RolePolicy") if r["name"].startswith("ecr-cache-first-pull")]
     assert len(first_pull) == 1
@@ -139,6 +143,27 @@ def test_no_production_serving_pod_pulls_from_outside_the_stacks_ecr() -> None:
         # The same tag and digest as configured: ECR keeps the upstream manifest.
         image = configured[rollout["metadata"]["name"]]
         assert spec["containers"][0]["image"].endswith(f"/{image['repository']}:{image['tag']}@{image['digest']}")
+
+
+def test_production_platform_images_on_cacheable_registries_come_from_the_stacks_ecr() -> None:
+    # The endpoint picker (registry.k8s.io) and Fluent Bit (public.ecr.aws), with the stack's digests; the NVIDIA
+    # device plugin stays on nvcr.io, which ECR cannot cache.
+    plan = checked_in_plan("production")
+    digests = stack_config("production")["platformImageDigests"]
+    [picker] = [o for o in plan.objects if o["kind"] == "Deployment" and o["metadata"]["name"].endswith("-epp")]
+    assert picker["spec"]["template"]["spec"]["containers"][0]["image"] == (
+        f"{REGISTRY}/registry-k8s/gateway-api-inference-extension/epp:v1.0.2@{digests['endpoint-picker']}"
+    )
+    [fluent_bit] = [
+        r for r in plan.document["resources"] if r["type"] == "kubernetes:helm.sh/v3:Release" and r["name"] == "logs-aws-for-fluent-bit"
+    ]
+    assert fluent_bit["inputs"]["values"]["image"] == {
+        "repository": f"{REGISTRY}/ecr-public/aws-observability/aws-for-fluent-bit",
+        "tag": f"3.2.1@{digests['fluent-bit']}",
+        "pullPolicy": "IfNotPresent",
+    }
+    [plugin] = [o for o in plan.objects if o["kind"] == "DaemonSet" and o["metadata"]["name"] == "nvidia-device-plugin"]
+    assert plugin["spec"]["template"]["spec"]["containers"][0]["image"].startswith("nvcr.io/")
 
 
 # --- config rules and the deploy role --------------------------------------------------------------------------

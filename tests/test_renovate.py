@@ -241,8 +241,9 @@ def deployed_pins() -> set[Pin]:
                 else:
                     pins.add(Pin("helm", chart["chart"], chart["repositoryOpts"]["repo"], chart["version"]))
                 for value_repository, value_tag in value_images(chart.get("values", {})):
-                    version, _, value_digest = value_tag.partition("@")
-                    pins.add(Pin("docker", value_repository, None, version, value_digest or None))
+                    # A copy in the stack's pull-through cache is the upstream image it caches.
+                    repository, version, value_digest = split_image(f"{value_repository}:{value_tag}")
+                    pins.add(Pin("docker", repository, None, version, value_digest))
             elif resource.type == CONFIG_GROUP:
                 for url in inputs(resource)["files"]:
                     source = RAW_GITHUB.fullmatch(url) or RELEASE_DOWNLOAD.fullmatch(url)

@@ -25,6 +25,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as kubernetes
 
+from catalogs.image_registries import cached_reference
 from catalogs.platform_namespaces import LOGGING_NAMESPACE
 from components.aws.eks_cluster import partition_of
 from components.aws.encrypted_log_group import EncryptedLogGroupSpec, encrypted_log_group
@@ -171,6 +172,8 @@ class ClusterLogsArgs:
     protect: bool
     # Fluent Bit's image: FLUENT_BIT_IMAGE, with the stack's digest in production (platformImageDigests).
     image: str = FLUENT_BIT_IMAGE
+    # The stack's ECR registry host when the image's registry is pulled through the stack's cache (same tag and digest).
+    image_registry: pulumi.Input[str] | None = None
     # The stack's permissions boundary, carried by the Fluent Bit role.
     permissions_boundary: pulumi.Input[str] | None = None
     # Nodes for the DaemonSet's pods.
@@ -224,7 +227,12 @@ class ClusterLogs(pulumi.ComponentResource):
         # Kubernetes children use the provider the caller passes in `providers`; AWS children the default one.
         on_cluster = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         namespace = kubernetes.core.v1.Namespace(f"{name}-ns", metadata=logging_namespace()["metadata"], opts=on_cluster)
-        values = role.arn.apply(lambda arn: fluent_bit_values(cluster, args.region, arn, args.image))
+        registry = pulumi.Output.from_input(args.image_registry) if args.image_registry is not None else pulumi.Output.from_input("")
+        values = pulumi.Output.all(role.arn, registry).apply(
+            lambda resolved: fluent_bit_values(
+                cluster, args.region, resolved[0], cached_reference(resolved[1], args.image) if resolved[1] else args.image
+            )
+        )
         pinned_release(
             self,
             name,

@@ -18,6 +18,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from catalogs.image_registries import cached_reference
+
 from .charts import pinned_release
 from .edge_crds import AI_GATEWAY_CRD_URLS, ENVOY_GATEWAY_CRD_URLS, GATEWAY_API_CRD_URLS, INFERENCE_EXTENSION_CRD_URLS
 from .edge_epp import EPP_IMAGE, endpoint_picker_objects
@@ -56,6 +58,8 @@ class ServingEdgeArgs:
     global_limits: GlobalLimits | None = None
     # The endpoint picker's image: EPP_IMAGE, with the stack's digest in production.
     endpoint_picker_image: str = EPP_IMAGE
+    # The stack's ECR registry host when the picker's registry is pulled through the stack's cache (same tag and digest).
+    endpoint_picker_registry: pulumi.Input[str] | None = None
 
 
 class ServingEdge(pulumi.ComponentResource):
@@ -140,6 +144,10 @@ class ServingEdge(pulumi.ComponentResource):
         pools = []
         for model in args.models:
             for obj in endpoint_picker_objects(model, args.system_node_selector, args.endpoint_picker_image):
+                if obj["kind"] == "Deployment" and args.endpoint_picker_registry is not None:
+                    obj["spec"]["template"]["spec"]["containers"][0]["image"] = pulumi.Output.from_input(
+                        args.endpoint_picker_registry
+                    ).apply(lambda host: cached_reference(host, args.endpoint_picker_image))
                 _k8s_object(f"{name}-{model.name}-epp-{obj['kind'].lower()}", obj, child)
             pools.append(cr(f"{model.name}-pool", inference_pool(model)))
         route = cr("route", ai_gateway_route(args.models, args.timeouts, count_tokens=args.global_limits is not None), [gw, *pools])

@@ -15,6 +15,7 @@ import pulumi_kubernetes as kubernetes
 
 from catalogs.github_subjects import GithubRepository
 from catalogs.gpu_scheduling import SYSTEM_NODE_GROUP_NAME, gpu_node_labels
+from catalogs.image_registries import upstream_of
 from catalogs.platform_images import PlatformImageName, pinned
 from components.aws.ci_deploy_edge import EdgeDeployScope
 from components.aws.ci_state_access import StateBackend
@@ -48,6 +49,7 @@ from infra.config.aws import (
     PulumiStateBackendConfig,
     SystemNodeGroupConfig,
 )
+from infra.config.image_rules import cached_upstreams
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,12 @@ def eks_addons_args(cfg: StackConfig, cluster: EksCluster, node_groups: NodeGrou
 
 
 def cluster_logs_args(
-    cfg: StackConfig, stack: AwsStack, cluster: EksCluster, ci: GithubCiIdentity, nodes_ready: Sequence[pulumi.Resource]
+    cfg: StackConfig,
+    stack: AwsStack,
+    cluster: EksCluster,
+    ci: GithubCiIdentity,
+    nodes_ready: Sequence[pulumi.Resource],
+    image_registry: pulumi.Input[str] | None = None,
 ) -> ClusterLogsArgs:
     return ClusterLogsArgs(
         cluster_name=cfg.cluster.name,
@@ -224,6 +231,7 @@ def cluster_logs_args(
         tags=platform_tags(cfg),
         protect=cfg.protect_stateful_resources,
         image=platform_image(cfg, "fluent-bit", FLUENT_BIT_IMAGE),
+        image_registry=cache_registry_for(cfg, FLUENT_BIT_IMAGE, image_registry),
         permissions_boundary=ci.permissions_boundary_arn,
         depends_on=nodes_ready,
     )
@@ -249,6 +257,13 @@ def gpu_addons_args(
         permissions_boundary=ci.permissions_boundary_arn,
         device_plugin_image=platform_image(cfg, "nvidia-device-plugin", DEVICE_PLUGIN_IMAGE),
     )
+
+
+def cache_registry_for(cfg: StackConfig, image: str, registry: pulumi.Input[str] | None) -> pulumi.Input[str] | None:
+    """The ECR registry to pull a platform image through: the stack's cache when it caches the image's registry."""
+    repository = image.partition("@")[0].rpartition(":")[0]
+    upstream = upstream_of(repository)
+    return registry if registry is not None and upstream is not None and upstream.name in cached_upstreams(cfg) else None
 
 
 def platform_image(cfg: StackConfig, name: PlatformImageName, image: str) -> str:

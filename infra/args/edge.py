@@ -36,7 +36,7 @@ from components.k8s.vllm_service import IrsaTrust
 from infra.config import StackConfig
 from infra.config.edge import EdgeConfig
 
-from .aws import platform_image, platform_tags
+from .aws import cache_registry_for, platform_image, platform_tags
 from .serving import vllm_model
 
 
@@ -167,6 +167,7 @@ def serving_edge_args(
     api_keys: pulumi.Input[Mapping[str, Sequence[str]]],
     depends_on: Sequence[pulumi.Resource],
     redis_address: pulumi.Input[str] | None = None,
+    image_registry: pulumi.Input[str] | None = None,
 ) -> ServingEdgeArgs:
     return ServingEdgeArgs(
         host=edge.host,
@@ -184,4 +185,5 @@ def serving_edge_args(
         depends_on=depends_on,
         global_limits=global_limits(edge, redis_address),
         endpoint_picker_image=platform_image(cfg, "endpoint-picker", EPP_IMAGE),
+        endpoint_picker_registry=cache_registry_for(cfg, EPP_IMAGE, image_registry),
     )
