@@ -48,7 +48,13 @@ def test_the_verdict_role_grants_exactly_what_rollout_status_uses(tmp_path: Path
     replay = Replay(scenario("progressing-then-healthy"), smoke_log=GOOD_LOG)
     clock = FakeClock()
     args = argparse.Namespace(
-        stack="staging", context=None, poll_seconds=15.0, smoke_max_seconds=30.0, skip_smoke_test=False, no_impersonate=False
+        stack="staging",
+        context=None,
+        poll_seconds=15.0,
+        smoke_max_seconds=30.0,
+        skip_smoke_test=False,
+        no_impersonate=False,
+        image_registry=None,
     )
     with serve(replay) as url:
         config = kubeconfig(tmp_path / "kubeconfig", url)

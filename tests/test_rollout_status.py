@@ -16,7 +16,7 @@ import pytest
 from components.k8s.rollout_verdict_access import VERDICT_USER
 from infra.rollouts.cluster import ClusterApi, KubernetesApi
 from infra.rollouts.command import rollout_status
-from infra.rollouts.smoke import RESULT_MARKER
+from infra.rollouts.smoke import RESULT_MARKER, SMOKE_IMAGE
 from tests.rollout_api_replay import Replay, kubeconfig, scenario, serve
 
 GOOD_ANSWER = '{"id":"cmpl-1","object":"text_completion","choices":[{"index":0,"text":" ready","finish_reason":"length"}]}'
@@ -44,6 +44,7 @@ def _args(**overrides: Any) -> argparse.Namespace:
         "smoke_max_seconds": 30.0,
         "skip_smoke_test": False,
         "no_impersonate": False,
+        "image_registry": None,
     }
     return argparse.Namespace(**{**values, **overrides})
 
@@ -97,6 +98,17 @@ def test_healthy_rollout_passes_the_smoke_test_and_writes_the_summary(tmp_path: 
     assert job["spec"]["template"]["spec"]["containers"][0]["args"][-1] == "http://qwen-small-stable.llm-serving.svc:8000/v1/completions"
     assert [m for m, p, _ in replay.requests if "/jobs/" in p][-1] == "DELETE"
     assert "verdict: succeeded" in capsys.readouterr().out
+
+
+def test_the_smoke_test_pulls_its_image_through_the_stacks_cache_when_given_the_registry(tmp_path: Path) -> None:
+    registry = "111122223333.dkr.ecr.us-west-2.amazonaws.com"
+    replay = Replay(scenario("healthy"), smoke_log=GOOD_LOG)
+    code, _, _ = _run(replay, tmp_path, _args(image_registry=registry))
+    assert code == 0
+    [job] = replay.created_jobs
+    name, _, digest = SMOKE_IMAGE.partition("@")
+    # Staging caches Docker Hub: the same tag and digest, from the stack's ECR.
+    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == f"{registry}/docker-hub/{name}@{digest}"
 
 
 def test_progressing_then_healthy_waits_until_the_controller_has_observed_the_update(

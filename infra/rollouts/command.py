@@ -19,7 +19,7 @@ from infra.plan.stackfile import StackFileError, find_project_dir, read_stack_fi
 
 from .cluster import ClusterApi, ClusterApiError, KubernetesApi
 from .notify import EVENTS, message, send
-from .status import RolloutReport, run_smoke_test, smoke_job_name, smoke_spec, targets, wait_for_rollouts
+from .status import RolloutReport, run_smoke_test, smoke_image, smoke_job_name, smoke_spec, targets, wait_for_rollouts
 from .summary import summary_markdown
 
 EXIT_NOT_SUCCEEDED = 1
@@ -82,7 +82,8 @@ def rollout_status(
                     run = env.get("GITHUB_RUN_ID", str(int(time.time())))
                     attempt = env.get("GITHUB_RUN_ATTEMPT")
                     name = smoke_job_name(report.target.model, f"{run}-{attempt}" if attempt else run)
-                    report.smoke = run_smoke_test(api, smoke_spec(report.target, args.smoke_max_seconds), name, clock, sleep, print)
+                    spec = smoke_spec(report.target, args.smoke_max_seconds, smoke_image(cfg, args.image_registry))
+                    report.smoke = run_smoke_test(api, spec, name, clock, sleep, print)
                     print(f"{report.target.namespace}/{report.target.rollout}: {report.smoke.line()}")
     except (ClusterApiError, ValueError) as err:
         # ValueError: a Rollout the tool cannot read a deadline from (an unknown duration, a missing AnalysisTemplate).
@@ -122,6 +123,11 @@ def add_subcommands(commands: argparse._SubParsersAction[argparse.ArgumentParser
     status.add_argument("--poll-seconds", type=float, default=15.0, help="seconds between reads of each Rollout")
     status.add_argument("--smoke-max-seconds", type=float, default=30.0, help="latency budget of the smoke-test completion")
     status.add_argument("--skip-smoke-test", action="store_true", help="judge the Rollouts only")
+    status.add_argument(
+        "--image-registry",
+        help="the stack's ECR registry (<account>.dkr.ecr.<region>.amazonaws.com): the smoke test's image is pulled "
+        "through its pull-through cache when the stack caches Docker Hub",
+    )
     status.add_argument(
         "--no-impersonate", action="store_true", help=f"use the kubeconfig's identity as is instead of impersonating {VERDICT_USER}"
     )

@@ -31,6 +31,8 @@ class SmokeSpec:
     port: int
     max_tokens: int = 8
     max_seconds: float = 30.0
+    # SMOKE_IMAGE, or the same tag and digest through the stack's ECR pull-through cache.
+    image: str = SMOKE_IMAGE
 
     @property
     def url(self) -> str:
@@ -66,7 +68,7 @@ def smoke_job(spec: SmokeSpec, job_name: str) -> dict[str, Any]:
                     "containers": [
                         {
                             "name": "smoke",
-                            "image": SMOKE_IMAGE,
+                            "image": spec.image,
                             "imagePullPolicy": "IfNotPresent",
                             "args": [
                                 "--silent",

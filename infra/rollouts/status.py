@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal, TypeVar
 
+from catalogs.image_registries import cached_reference
 from components.k8s.vllm_objects import names_for
 from components.k8s.vllm_pod import HTTP_PORT
 from infra.args.serving import vllm_model
 from infra.config import StackConfig
+from infra.config.image_rules import cached_upstreams
 
 from .cluster import ClusterApi, ClusterApiError
-from .smoke import SmokeResult, SmokeSpec, judge_smoke, smoke_job
+from .smoke import SMOKE_IMAGE, SmokeResult, SmokeSpec, judge_smoke, smoke_job
 from .verdict import (
     AnalysisResult,
     RolloutState,
@@ -210,5 +212,15 @@ def run_smoke_test(
         api.delete_job(spec.namespace, job_name)
 
 
-def smoke_spec(target: Target, max_seconds: float) -> SmokeSpec:
-    return SmokeSpec(target.model, target.served_name, target.namespace, target.stable_service, HTTP_PORT, max_seconds=max_seconds)
+def smoke_spec(target: Target, max_seconds: float, image: str = SMOKE_IMAGE) -> SmokeSpec:
+    return SmokeSpec(
+        target.model, target.served_name, target.namespace, target.stable_service, HTTP_PORT, max_seconds=max_seconds, image=image
+    )
+
+
+def smoke_image(cfg: StackConfig, image_registry: str | None) -> str:
+    """The smoke test's curl image: through the stack's ECR when it caches Docker Hub and the registry is given
+    (`--image-registry`), so the Job pulls in-region like the serving pods; else from Docker Hub."""
+    if image_registry and "docker-hub" in cached_upstreams(cfg):
+        return cached_reference(image_registry, SMOKE_IMAGE)
+    return SMOKE_IMAGE
