@@ -95,32 +95,21 @@ class ServingAddons(pulumi.ComponentResource):
         self.monitoring_crds = k8s.yaml.v2.ConfigGroup(f"{name}-prometheus-operator-crds", files=PROMETHEUS_OPERATOR_CRD_URLS, opts=child)
         crds = [self.rollouts_crds, self.monitoring_crds]
 
-        discord = k8s.core.v1.Secret(
-            f"{name}-alertmanager-discord",
-            metadata={
-                "name": DISCORD_SECRET_NAME,
-                "namespace": MONITORING_NAMESPACE,
-                "labels": {"app.kubernetes.io/part-of": "ai-serving"},
-            },
-            type="Opaque",
-            string_data={DISCORD_SECRET_KEY: pulumi.Output.secret(args.discord_webhook_url)},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, namespaces[MONITORING_NAMESPACE]]),
-        )
-        alert_secrets: list[pulumi.Resource] = [discord]
-        if args.heartbeat_url is not None:
-            alert_secrets.append(
-                k8s.core.v1.Secret(
-                    f"{name}-alertmanager-heartbeat",
-                    metadata={
-                        "name": HEARTBEAT_SECRET_NAME,
-                        "namespace": MONITORING_NAMESPACE,
-                        "labels": {"app.kubernetes.io/part-of": "ai-serving"},
-                    },
-                    type="Opaque",
-                    string_data={HEARTBEAT_SECRET_KEY: pulumi.Output.secret(args.heartbeat_url)},
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, namespaces[MONITORING_NAMESPACE]]),
-                )
+        def alertmanager_secret(suffix: str, secret_name: str, key: str, value: pulumi.Input[str]) -> k8s.core.v1.Secret:
+            """A URL Alertmanager reads from a mounted file (`*_file` in its config), never from its values."""
+            return k8s.core.v1.Secret(
+                f"{name}-alertmanager-{suffix}",
+                metadata={"name": secret_name, "namespace": MONITORING_NAMESPACE, "labels": {"app.kubernetes.io/part-of": "ai-serving"}},
+                type="Opaque",
+                string_data={key: pulumi.Output.secret(value)},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, namespaces[MONITORING_NAMESPACE]]),
             )
+
+        alert_secrets: list[pulumi.Resource] = [
+            alertmanager_secret("discord", DISCORD_SECRET_NAME, DISCORD_SECRET_KEY, args.discord_webhook_url)
+        ]
+        if args.heartbeat_url is not None:
+            alert_secrets.append(alertmanager_secret("heartbeat", HEARTBEAT_SECRET_NAME, HEARTBEAT_SECRET_KEY, args.heartbeat_url))
         # The same webhook for the Argo Rollouts controller's notifications, in its namespace.
         notification_metadata: Any = notification_secret_metadata(ROLLOUTS_NAMESPACE)
         rollout_notifications = k8s.core.v1.Secret(
